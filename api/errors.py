@@ -1,0 +1,101 @@
+"""The one table from gridmap errors to HTTP statuses, rendered as RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gridmap.errors import (
+    CoordinateOutOfRangeError,
+    DatabaseUnavailableError,
+    GridmapError,
+    HierarchyError,
+    ImportFileError,
+    InvalidCodeError,
+    InvalidGeometryError,
+    OutsideCoverageError,
+    PayloadTooLargeError,
+    UnknownCodeError,
+    UnknownCRSError,
+    UnknownGenerationError,
+)
+
+STATUS_BY_ERROR: dict[type[GridmapError], int] = {
+    InvalidGeometryError: 422,
+    CoordinateOutOfRangeError: 422,
+    UnknownCRSError: 422,
+    InvalidCodeError: 422,
+    ImportFileError: 422,
+    HierarchyError: 422,
+    UnknownCodeError: 404,
+    UnknownGenerationError: 404,
+    OutsideCoverageError: 404,
+    PayloadTooLargeError: 413,
+    DatabaseUnavailableError: 503,
+}
+TITLES_ZH: dict[str, str] = {
+    "InvalidGeometryError": "几何无效",
+    "CoordinateOutOfRangeError": "坐标超出范围",
+    "UnknownCRSError": "未知坐标系",
+    "InvalidCodeError": "编码格式错误",
+    "ImportFileError": "文件无法导入",
+    "HierarchyError": "上下级关系错误",
+    "UnknownCodeError": "编码不存在",
+    "UnknownGenerationError": "版本不存在",
+    "OutsideCoverageError": "不在管辖范围内",
+    "PayloadTooLargeError": "请求过大",
+    "DatabaseUnavailableError": "数据库不可用",
+    "RequestValidationError": "请求参数错误",
+    "HTTPException": "请求错误",
+}
+PROBLEM_JSON = "application/problem+json"
+
+
+def status_for(error: GridmapError) -> int:
+    """HTTP status of a gridmap error: the nearest class in the table, 400 if none."""
+    return next((STATUS_BY_ERROR[c] for c in type(error).__mro__ if c in STATUS_BY_ERROR), 400)
+
+
+def problem(status: int, code: str, detail: str, **extra: object) -> ORJSONResponse:
+    """One problem+json body; ``code`` is stable (the error class name) for clients to branch on."""
+    body = {
+        "type": "about:blank",
+        "title": TITLES_ZH.get(code, "错误"),
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
+    return ORJSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render gridmap errors, validation errors and HTTP errors as one problem+json shape."""
+
+    async def on_gridmap_error(_: Request, error: Exception) -> ORJSONResponse:
+        assert isinstance(error, GridmapError)
+        context = {k: v for k, v in error.context.items() if _jsonable(v)}
+        return problem(status_for(error), type(error).__name__, str(error), context=context)
+
+    async def on_validation_error(_: Request, error: Exception) -> ORJSONResponse:
+        assert isinstance(error, RequestValidationError)
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in error.errors()
+        ]
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+        return problem(422, "RequestValidationError", detail, errors=errors)
+
+    async def on_http_error(_: Request, error: Exception) -> ORJSONResponse:
+        assert isinstance(error, StarletteHTTPException)
+        return problem(error.status_code, "HTTPException", str(error.detail))
+
+    app.add_exception_handler(GridmapError, on_gridmap_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+
+
+def _jsonable(value: object) -> bool:
+    return isinstance(value, str | int | float | bool | list | dict | type(None))

@@ -1,0 +1,90 @@
+"""The HTTP app: ``create_app(settings)`` assembles routers, the lifespan and error handling."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import swagger_ui_bundle
+from fastapi import FastAPI, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+
+from api.errors import install_error_handlers, problem
+from api.routers import locate, qa, units
+from gridmap import __version__, db
+from gridmap.settings import Settings
+
+MAX_BODY_BYTES = 20 * 1024 * 1024
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Assemble the HTTP app; tests and the CLI pass their own Settings."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = settings.database_url or db.cluster.locate(
+            settings.home, settings.pg_port, settings.pg_bin
+        ).url()
+        engine = db.session.make_engine(url, pool_size=10)
+        app.state.engine = engine
+        app.state.sessions = db.session.sessionmaker_for(engine)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="gridmap 网格化管理",
+        version=__version__,
+        description="Boundaries, grids and point lookup for grassroots grid governance.",
+        lifespan=lifespan,
+        docs_url=None,  # served below from bundled assets: government networks are offline
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.mount(
+        "/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger"
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="gridmap API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
+
+    @app.get("/health", tags=["health"])
+    def health() -> dict[str, str]:
+        """Liveness: answers without touching the database (the trivial endpoint of benchmarks)."""
+        return {"status": "ok"}
+
+    @app.get("/health/db", tags=["health"])
+    def health_db(request: Request) -> dict[str, Any]:
+        """Readiness: the database answers and has PostGIS."""
+        with request.app.state.engine.connect() as connection:
+            version = connection.execute(text("SELECT postgis_lib_version()")).scalar_one()
+        return {"status": "ok", "postgis": version}
+
+    @app.middleware("http")
+    async def limit_body(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return problem(
+                413, "PayloadTooLargeError",
+                f"request body of {int(length)} bytes exceeds the {MAX_BODY_BYTES} byte limit; "
+                "split it into smaller batches",
+            )
+        return await call_next(request)
+
+    for router in (units.router, locate.router, qa.router):
+        app.include_router(router, prefix="/api/v1")
+    install_error_handlers(app)
+    return app

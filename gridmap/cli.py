@@ -1,0 +1,253 @@
+"""The ``gridmap`` command line: builds Settings, owns each command's one transaction."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from gridmap import __version__, db, hierarchy, lookup, qa
+from gridmap.db import migrations
+from gridmap.errors import DatabaseUnavailableError, GridmapError
+from gridmap.settings import Settings
+
+app = typer.Typer(help="gridmap: 网格化管理 boundaries, grids and lookup.", no_args_is_help=True)
+db_app = typer.Typer(help="The database: private PostGIS cluster or DATABASE_URL.")
+app.add_typer(db_app, name="db")
+console = Console(stderr=True)
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BUNDLED = REPO_ROOT / "boundaries"
+LIANGSHAN = "5134"
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")]
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _cluster(settings: Settings) -> db.cluster.Cluster:
+    return db.cluster.locate(settings.home, settings.pg_port, settings.pg_bin)
+
+
+def database_url(settings: Settings) -> str:
+    """DATABASE_URL when set, else the private cluster's URL (which must be running)."""
+    if settings.database_url:
+        return settings.database_url
+    cluster = _cluster(settings)
+    if not db.cluster.is_running(cluster):
+        raise DatabaseUnavailableError(
+            "the private database is not running: start it with `gridmap db up` "
+            "(or set DATABASE_URL to another PostGIS)"
+        )
+    return cluster.url()
+
+
+@contextmanager
+def transaction(settings: Settings) -> Iterator[Session]:
+    """One session, committed once at the end, rolled back on any error."""
+    engine = db.session.make_engine(database_url(settings))
+    try:
+        with db.session.sessionmaker_for(engine)() as session, session.begin():
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _emit(data: Any, as_json: bool, render: Any = None) -> None:
+    if as_json or render is None:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    else:
+        render(data)
+
+
+@db_app.command("up")
+def db_up(as_json: JsonOpt = False) -> None:
+    """Start the private PostGIS cluster (initialising it once) and migrate it."""
+    settings = _settings()
+    if settings.database_url:
+        url = settings.database_url
+    else:
+        url = db.cluster.up(_cluster(settings))
+    migrations.upgrade(url)
+    _emit({"url": url, "migrated": True}, as_json, lambda d: console.print(f"database ready: {d['url']}"))
+
+
+@db_app.command("down")
+def db_down() -> None:
+    """Stop the private cluster."""
+    stopped = db.cluster.down(_cluster(_settings()))
+    console.print("stopped" if stopped else "was not running")
+
+
+@db_app.command("status")
+def db_status(as_json: JsonOpt = False) -> None:
+    """Where the private cluster lives and whether it runs."""
+    settings = _settings()
+    data = db.cluster.status(_cluster(settings))
+    data["database_url_override"] = bool(settings.database_url)
+    _emit(data, as_json, lambda d: [console.print(f"{k}: {v}") for k, v in d.items()])
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the database URL commands use."""
+    settings = _settings()
+    sys.stdout.write((settings.database_url or _cluster(settings).url()) + "\n")
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply pending migrations."""
+    migrations.upgrade(database_url(_settings()))
+    console.print("migrated to head")
+
+
+@app.command("import")
+def import_(
+    files: Annotated[list[Path], typer.Argument(help="GeoJSON, GeoPackage or Shapefile")],
+    level: Annotated[str, typer.Option(help="county | township | village | grid")],
+    crs: Annotated[str, typer.Option(help="wgs84 | cgcs2000 | gcj02 | bd09")] = "wgs84",
+    code_field: Annotated[str | None, typer.Option(help="field with the division code")] = None,
+    name_field: Annotated[str | None, typer.Option(help="field with the name")] = None,
+    parent_field: Annotated[str | None, typer.Option(help="field with the parent code")] = None,
+    encoding: Annotated[str | None, typer.Option(help="attribute encoding, e.g. gbk")] = None,
+    layer: Annotated[str | None, typer.Option(help="layer name in a GeoPackage")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import boundary files as one new generation; any error leaves the database unchanged."""
+    settings = _settings()
+    reports = []
+    with transaction(settings) as session, Progress(console=console, transient=True) as progress:
+        task = progress.add_task("importing", total=len(files))
+        for path in files:
+            progress.update(task, description=f"importing {path.name}")
+            report = hierarchy.import_file(
+                session, path, level=level, crs_name=crs, code_field=code_field,
+                name_field=name_field, parent_field=parent_field, encoding=encoding, layer=layer,
+            )
+            reports.append(report.to_dict())
+            progress.advance(task)
+    _emit(reports, as_json, _render_imports)
+
+
+def _render_imports(reports: list[dict[str, Any]]) -> None:
+    table = Table("file", "level", "features", "inserted", "replaced", "unchanged", "repairs", "generation")
+    for r in reports:
+        table.add_row(r["source"], r["level"], *(str(r[k]) for k in ("features", "inserted", "replaced", "unchanged")),
+                      str(len(r["repairs"])), str(r["generation"] or "-"))
+    console.print(table)
+    for r in reports:
+        for repair in r["repairs"]:
+            console.print(f"repaired {repair['label'] or repair['index']}: {repair['reason']} "
+                          f"(area changed {repair['area_change_m2']} m²)")
+
+
+@app.command("qa")
+def qa_(
+    county: Annotated[str, typer.Option(help="6-digit county code")],
+    min_area_m2: Annotated[float, typer.Option(help="ignore findings smaller than this")] = qa.DEFAULT_MIN_AREA_M2,
+    as_json: JsonOpt = False,
+) -> None:
+    """Topology QA of one county: gaps, overlaps, spills, orphans, duplicates (areas in m²)."""
+    with transaction(_settings()) as session:
+        report = qa.check_county(session, county, min_area_m2=min_area_m2).to_dict()
+    _emit(report, as_json, _render_qa)
+
+
+def _render_qa(report: dict[str, Any]) -> None:
+    console.print(f"county {report['county_code']}: units {report['units']}")
+    table = Table("check 检查", "level", "codes", "area m²", "lon", "lat")
+    for f in report["findings"]:
+        table.add_row(f"{f['check']} {f['check_zh']}", f["level"], ", ".join(f["codes"]),
+                      f"{f['area_m2']:.1f}", f"{f['lon']:.6f}", f"{f['lat']:.6f}")
+    console.print(table)
+    console.print({k: v for k, v in report["counts"].items() if v})
+
+
+@app.command("locate")
+def locate_(
+    lon: Annotated[float, typer.Argument()],
+    lat: Annotated[float, typer.Argument()],
+    crs: Annotated[str, typer.Option(help="wgs84 | cgcs2000 | gcj02 | bd09")] = "wgs84",
+    as_json: JsonOpt = False,
+) -> None:
+    """Which county, township, village and grid hold a point."""
+    settings = _settings()
+    with transaction(settings) as session:
+        location = lookup.locate_point(
+            session, lon, lat, crs_name=crs, near_boundary_m=settings.near_boundary_m
+        )
+    _emit(location.to_dict(), as_json, lambda d: console.print(d))
+
+
+@app.command("demo")
+def demo(
+    boundaries: Annotated[Path, typer.Option(help="folder of bundled county boundaries")] = BUNDLED,
+    prefix: Annotated[str, typer.Option(help="adcode prefix of the counties to load")] = LIANGSHAN,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start the database, migrate, and import the bundled 凉山州 counties (GCJ-02 → WGS84)."""
+    settings = _settings()
+    url = settings.database_url or db.cluster.up(_cluster(settings))
+    migrations.upgrade(url)
+    files = sorted(boundaries.glob(f"{prefix}*.geojson"))
+    if not files:
+        raise DatabaseUnavailableError(f"no bundled boundaries matching {prefix}* in {boundaries}")
+    with transaction(settings) as session:
+        units, repairs, notes = _bundled_units(files)
+        report = hierarchy.import_units(
+            session, units, level="county", source=f"{boundaries.name}/{prefix}*",
+            crs_name="gcj02", repairs=repairs, notes=notes,
+        )
+    _emit({"url": url, "import": report.to_dict()}, as_json,
+          lambda d: console.print(f"loaded {report.features} counties "
+                                  f"({report.inserted} new, {report.unchanged} unchanged) into {url}"))
+
+
+def _bundled_units(files: list[Path]) -> tuple[Any, ...]:
+    import pandas as pd
+
+    frames = [hierarchy.read_boundary_file(path) for path in files]
+    frame = pd.concat(frames, ignore_index=True)
+    units, repairs, notes = hierarchy.prepare_units(frame, level="county", crs_name="gcj02")
+    return units, repairs, notes
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Serve the HTTP API (and its docs at /docs)."""
+    import uvicorn
+
+    settings = _settings()
+    host, port = host or settings.host, port or settings.port
+    database_url(settings)  # fail now, with the fix, rather than on the first request
+    console.print(f"API: http://{host}:{port}/api/v1/units  docs: http://{host}:{port}/docs")
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, log_level="warning")
+
+
+@app.command("version")
+def version() -> None:
+    """Print the gridmap version."""
+    sys.stdout.write(__version__ + "\n")
+
+
+def main() -> None:
+    """Entry point: turn gridmap errors into one clear line and exit status 2."""
+    try:
+        app()
+    except GridmapError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise SystemExit(2) from error

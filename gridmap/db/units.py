@@ -1,0 +1,207 @@
+"""Unit rows (county…grid) by generation, read and written as GeoDataFrames or GeoJSON text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy.orm import Session
+
+import geopandas as gpd
+import shapely
+from geoalchemy2 import functions as gfunc
+
+from gridmap.db.generations import alive_in
+from gridmap.db.models import Lineage, Unit
+
+COLUMNS = (
+    "id",
+    "code",
+    "name",
+    "level",
+    "kind",
+    "parent_code",
+    "county_code",
+    "urban_rural",
+    "households",
+    "persons",
+    "synthetic",
+    "generation_low",
+    "generation_high",
+)
+
+
+def _filters(
+    *,
+    level: str | None = None,
+    parent: str | None = None,
+    county: str | None = None,
+    codes: Sequence[str] | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    generation: int | None = None,
+) -> list[Any]:
+    clauses: list[Any] = [alive_in(generation)]
+    if level:
+        clauses.append(Unit.level == level)
+    if parent:
+        clauses.append(Unit.parent_code == parent)
+    if county:
+        clauses.append(Unit.county_code == county)
+    if codes is not None:
+        clauses.append(Unit.code.in_(list(codes)))
+    if bbox:
+        clauses.append(Unit.geom.intersects(func.ST_MakeEnvelope(*bbox, 4326)))
+    return clauses
+
+
+def read(session: Session, **filters: Any) -> gpd.GeoDataFrame:
+    """Units matching ``filters`` (level, parent, county, codes, bbox, generation) as a GeoDataFrame."""
+    columns = [getattr(Unit, name) for name in COLUMNS]
+    query = (
+        select(*columns, func.ST_AsBinary(Unit.geom).label("wkb"))
+        .where(*_filters(**filters))
+        .order_by(Unit.code)
+    )
+    rows = session.execute(query).all()
+    frame = pd.DataFrame([row[:-1] for row in rows], columns=list(COLUMNS))
+    geoms = shapely.from_wkb(np.array([bytes(row[-1]) for row in rows], dtype=object))
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"))
+
+
+def count(session: Session, **filters: Any) -> int:
+    """Number of units matching ``filters``."""
+    return int(
+        session.scalar(select(func.count()).select_from(Unit).where(*_filters(**filters))) or 0
+    )
+
+
+def features(
+    session: Session, *, limit: int, offset: int = 0, **filters: Any
+) -> Sequence[Row[Any]]:
+    """Units with their geometry as RFC 7946 GeoJSON text (6 decimals), ordered by code."""
+    columns = [getattr(Unit, name) for name in COLUMNS]
+    query = (
+        select(*columns, func.ST_AsGeoJSON(Unit.geom, 6, 0).label("geojson"))
+        .where(*_filters(**filters))
+        .order_by(Unit.code)
+        .limit(limit)
+        .offset(offset)
+    )
+    return session.execute(query).all()
+
+
+def covering(
+    session: Session, lon: float, lat: float, *, generation: int | None = None
+) -> list[Row[Any]]:
+    """Units of every level whose geometry covers the WGS84 point (edges included)."""
+    point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
+    query = (
+        select(Unit.code, Unit.name, Unit.level, Unit.kind, Unit.county_code)
+        .where(alive_in(generation), gfunc.ST_Covers(Unit.geom, point))
+        .order_by(Unit.code)
+    )
+    return list(session.execute(query).all())
+
+
+def near(
+    session: Session,
+    lon: float,
+    lat: float,
+    *,
+    level: str,
+    distance_m: float,
+    generation: int | None = None,
+) -> list[str]:
+    """Codes of ``level`` units within ``distance_m`` metres of the point (geography distance)."""
+    point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
+    query = (
+        select(Unit.code)
+        .where(
+            alive_in(generation),
+            Unit.level == level,
+            func.ST_DWithin(func.geography(Unit.geom), func.geography(point), distance_m),
+        )
+        .order_by(Unit.code)
+    )
+    return list(session.scalars(query))
+
+
+def insert_frame(session: Session, frame: gpd.GeoDataFrame, *, generation: int) -> list[int]:
+    """Insert units (columns as in COLUMNS, geometry in EPSG:4326) alive from ``generation``; return ids."""
+    if frame.empty:
+        return []
+    wkb = shapely.to_wkb(np.asarray(frame.geometry.values, dtype=object), output_dimension=2)
+    records = []
+    for row, geom in zip(frame.itertuples(index=False), wkb, strict=True):
+        records.append(
+            {
+                "code": row.code,
+                "name": row.name,
+                "level": row.level,
+                "kind": row.kind,
+                "parent_code": row.parent_code,
+                "county_code": row.county_code,
+                "urban_rural": getattr(row, "urban_rural", None),
+                "households": int(getattr(row, "households", 0) or 0),
+                "persons": int(getattr(row, "persons", 0) or 0),
+                "synthetic": bool(getattr(row, "synthetic", False)),
+                "source": str(getattr(row, "source", "") or ""),
+                "properties": getattr(row, "properties", None) or {},
+                "geom": func.ST_SetSRID(func.ST_GeomFromWKB(geom), 4326),
+                "generation_low": generation,
+            }
+        )
+    ids: list[int] = []
+    # Chunks keep each statement's parameter count well under PostgreSQL's 65,535 limit.
+    for start in range(0, len(records), 2000):
+        chunk = records[start : start + 2000]
+        result = session.execute(insert(Unit).values(chunk).returning(Unit.id))
+        ids.extend(int(i) for i in result.scalars())
+    return ids
+
+
+def retire(session: Session, ids: Sequence[int], *, generation: int) -> None:
+    """End the life of rows ``ids`` just before ``generation`` (they stay in history)."""
+    if ids:
+        session.execute(
+            update(Unit).where(Unit.id.in_(list(ids))).values(generation_high=generation - 1)
+        )
+
+
+def record_lineage(
+    session: Session,
+    pairs: Sequence[tuple[int, int | None]],
+    *,
+    op: str,
+    generation: int,
+    county_code: str,
+) -> None:
+    """Write lineage rows predecessor → successor for one operation."""
+    if pairs:
+        session.execute(
+            insert(Lineage),
+            [
+                {
+                    "predecessor_id": old,
+                    "successor_id": new,
+                    "op": op,
+                    "generation_id": generation,
+                    "county_code": county_code,
+                }
+                for old, new in pairs
+            ],
+        )
+
+
+def lineage_of(session: Session, code: str) -> Sequence[Row[Any]]:
+    """Lineage rows whose predecessor or successor carries ``code``."""
+    ids = select(Unit.id).where(Unit.code == code)
+    query = (
+        select(Lineage)
+        .where(Lineage.predecessor_id.in_(ids) | Lineage.successor_id.in_(ids))
+        .order_by(Lineage.id)
+    )
+    return session.execute(query).all()

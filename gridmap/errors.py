@@ -1,0 +1,59 @@
+"""Domain errors: every deliberate gridmap failure derives from GridmapError.
+
+Each class also subclasses a builtin (ValueError, LookupError…) so plain Python callers can catch
+them idiomatically; ``api/errors.py`` maps them to HTTP statuses in one table.
+"""
+
+from __future__ import annotations
+
+
+class GridmapError(Exception):
+    """Something the caller can fix; carries structured context for logs and API bodies."""
+
+    def __init__(self, message: str, **context: object) -> None:
+        super().__init__(message)
+        self.context = context
+
+
+class InvalidGeometryError(GridmapError, ValueError):
+    """Input geometry is not a usable polygon or point (NaN, empty, wrong type, unrepairable)."""
+
+
+class CoordinateOutOfRangeError(GridmapError, ValueError):
+    """A coordinate is NaN/inf, outside lon/lat ranges, or looks like swapped lat/lon."""
+
+
+class UnknownCRSError(GridmapError, ValueError):
+    """A coordinate reference system name that gridmap does not know."""
+
+
+class InvalidCodeError(GridmapError, ValueError):
+    """A division or grid code with the wrong length, digits or block for its level."""
+
+
+class UnknownCodeError(GridmapError, LookupError):
+    """A well-formed code that names no unit in the requested generation."""
+
+
+class OutsideCoverageError(GridmapError, LookupError):
+    """A point falls outside every unit of the requested level."""
+
+
+class ImportFileError(GridmapError, ValueError):
+    """A boundary file that cannot be read or lacks the fields the import needs."""
+
+
+class HierarchyError(GridmapError, ValueError):
+    """A unit whose parent cannot be found or whose code contradicts its parent."""
+
+
+class DatabaseUnavailableError(GridmapError, RuntimeError):
+    """No PostGIS can be reached; the message says which command starts one."""
+
+
+class UnknownGenerationError(GridmapError, LookupError):
+    """A generation number that does not exist."""
+
+
+class PayloadTooLargeError(GridmapError, ValueError):
+    """A request carries more items than the configured limit."""

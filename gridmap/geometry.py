@@ -1,0 +1,178 @@
+"""Validation and repair of input geometry (几何校验): clear errors naming feature and problem.
+
+Every polygon that reaches PostGIS passes through here: NaN/inf, out-of-range and swapped lat/lon,
+empty and non-polygonal shapes are refused; self-intersections are repaired with make_valid and
+the area the repair changed is reported; Z is dropped; everything becomes a MultiPolygon.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+import shapely
+
+from gridmap import crs
+from gridmap.errors import CoordinateOutOfRangeError, InvalidGeometryError
+
+# gridmap serves China: a feature outside this box (with a margin) is in the wrong CRS or swapped.
+CHINA_LON = (72.0, 136.0)
+CHINA_LAT = (3.0, 54.5)
+POLYGONAL = ("Polygon", "MultiPolygon")
+
+
+@dataclass(frozen=True, slots=True)
+class Repair:
+    """A geometry make_valid changed, and by how much."""
+
+    index: int
+    label: str
+    reason: str
+    area_before_m2: float
+    area_after_m2: float
+
+    @property
+    def area_change_m2(self) -> float:
+        """Absolute change in area caused by the repair."""
+        return abs(self.area_after_m2 - self.area_before_m2)
+
+
+def describe(index: int, label: str | None) -> str:
+    """Name a feature in messages: its position and, when known, its code."""
+    return f"feature {index}" + (f" ({label})" if label else "")
+
+
+def check_polygon_coordinates(geoms: NDArray[np.object_], labels: list[str]) -> None:
+    """Refuse NaN/inf and coordinates outside lon/lat ranges or outside China, naming swaps."""
+    for index, geom in enumerate(geoms):
+        coords = shapely.get_coordinates(geom)
+        if coords.size == 0:
+            continue
+        name = describe(index, labels[index])
+        if not np.isfinite(coords).all():
+            raise CoordinateOutOfRangeError(
+                f"{name} has NaN or infinite coordinates; fix the vertices in GIS",
+                feature=index,
+                code=labels[index],
+            )
+        lon, lat = coords[:, 0], coords[:, 1]
+        in_box = _in_china_box(lon, lat)
+        if in_box.all():
+            continue
+        if _in_china_box(lat, lon).all():
+            raise CoordinateOutOfRangeError(
+                f"{name} has lon/lat swapped: its first vertex reads lon={lon[0]:.6f}, "
+                f"lat={lat[0]:.6f}, which makes sense only as lon={lat[0]:.6f}, lat={lon[0]:.6f}. "
+                "Swap the axes (EPSG:4490 files list latitude first) and import again",
+                feature=index,
+                code=labels[index],
+            )
+        if np.abs(coords).max() > 360:
+            raise CoordinateOutOfRangeError(
+                f"{name} has coordinates like ({lon[0]:.1f}, {lat[0]:.1f}) that are not degrees: "
+                "the file is probably projected (metres) without a CRS. Reproject it to "
+                "EPSG:4490 or EPSG:4326, or add its .prj",
+                feature=index,
+                code=labels[index],
+            )
+        bad = int(np.argmin(in_box))
+        raise CoordinateOutOfRangeError(
+            f"{name} has a vertex at lon={lon[bad]:.6f}, lat={lat[bad]:.6f}, outside China "
+            f"(lon {CHINA_LON[0]}–{CHINA_LON[1]}, lat {CHINA_LAT[0]}–{CHINA_LAT[1]}); check the "
+            "file's CRS",
+            feature=index,
+            code=labels[index],
+        )
+
+
+def check_polygons(geoms: NDArray[np.object_], labels: list[str]) -> NDArray[np.object_]:
+    """Refuse empty, non-polygonal, NaN and out-of-range input; return the shapes without Z."""
+    geoms = np.asarray(geoms, dtype=object)
+    for index, geom in enumerate(geoms):
+        name = describe(index, labels[index])
+        if geom is None or shapely.is_empty(geom):
+            raise InvalidGeometryError(
+                f"{name} has an empty geometry; delete it or draw its boundary",
+                feature=index,
+                code=labels[index],
+            )
+        if shapely.get_type_id(geom) not in (3, 6):
+            raise InvalidGeometryError(
+                f"{name} is a {geom.geom_type}, not a polygon: boundaries must be Polygon or "
+                "MultiPolygon",
+                feature=index,
+                code=labels[index],
+            )
+    geoms = shapely.force_2d(geoms)
+    check_polygon_coordinates(geoms, labels)
+    return geoms
+
+
+def repair_polygons(
+    geoms: NDArray[np.object_], labels: list[str]
+) -> tuple[NDArray[np.object_], list[Repair]]:
+    """Repair invalid polygons with make_valid; return MultiPolygons and what each repair changed."""
+    geoms = np.array(geoms, dtype=object)
+    repairs: list[Repair] = []
+    invalid = np.flatnonzero(~shapely.is_valid(geoms))
+    if invalid.size:
+        reasons = shapely.is_valid_reason(geoms[invalid])
+        fixed = shapely.make_valid(geoms[invalid])
+        fixed = np.array([_polygonal_part(g) for g in fixed], dtype=object)
+        before = crs.areas_m2(geoms[invalid])  # shoelace area of the drawn rings
+        for k, index in enumerate(invalid):
+            if fixed[k] is None or shapely.is_empty(fixed[k]):
+                raise InvalidGeometryError(
+                    f"{describe(int(index), labels[index])} is invalid ({reasons[k]}) and has no "
+                    "area left after repair; redraw it",
+                    feature=int(index),
+                    code=labels[index],
+                )
+        after = crs.areas_m2(fixed)
+        for k, index in enumerate(invalid):
+            repairs.append(
+                Repair(
+                    int(index), labels[index], str(reasons[k]), float(before[k]), float(after[k])
+                )
+            )
+        geoms[invalid] = fixed
+    return to_multipolygons(geoms), repairs
+
+
+def validate_polygons(
+    geoms: NDArray[np.object_], labels: list[str]
+) -> tuple[NDArray[np.object_], list[Repair]]:
+    """Check then repair WGS84 polygons: 2-D valid MultiPolygons and the repairs made."""
+    return repair_polygons(check_polygons(geoms, labels), labels)
+
+
+def to_multipolygons(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
+    """Wrap Polygons as single-part MultiPolygons (the storage type)."""
+    geoms = np.asarray(geoms, dtype=object)
+    single = shapely.get_type_id(geoms) == 3
+    if single.any():
+        geoms = geoms.copy()
+        geoms[single] = shapely.multipolygons(geoms[single].reshape(-1, 1))
+    return geoms
+
+
+def _polygonal_part(geom: shapely.Geometry) -> shapely.Geometry | None:
+    """Keep the polygons make_valid produced, dropping collapsed lines and points."""
+    if shapely.get_type_id(geom) in (3, 6):
+        return geom
+    parts = shapely.get_parts(geom)
+    polygons = [p for p in parts if shapely.get_type_id(p) in (3, 6)]
+    if not polygons:
+        return None
+    return shapely.union_all(polygons)
+
+
+def _in_china_box(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.bool_]:
+    return (
+        (lon >= CHINA_LON[0])
+        & (lon <= CHINA_LON[1])
+        & (lat >= CHINA_LAT[0])
+        & (lat <= CHINA_LAT[1])
+    )

@@ -1,0 +1,28 @@
+"""Runtime configuration (设置), read from GRIDMAP_* variables; built only at the edges."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; the CLI and create_app build one and pass values down."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDMAP_", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        None, validation_alias=AliasChoices("GRIDMAP_DATABASE_URL", "DATABASE_URL")
+    )
+    # The private cluster lives here when no database URL is given.
+    home: Path = Path(".gridmap")
+    pg_port: int = Field(54329, ge=1024, le=65535)
+    pg_bin: Path | None = None
+    h3_resolution: int = Field(10, ge=5, le=12)
+    near_boundary_m: float = Field(30.0, ge=0, le=1000)
+    max_page_size: int = Field(1000, gt=0)
+    max_batch_points: int = Field(100_000, gt=0)
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
