@@ -69,7 +69,7 @@ def check_polygon_coordinates(geoms: NDArray[np.object_], labels: list[str]) -> 
                 feature=index,
                 code=labels[index],
             )
-        if np.abs(coords).max() > 360:
+        if (np.abs(lon) > 1000).all() and (np.abs(lat) > 1000).all():
             raise CoordinateOutOfRangeError(
                 f"{name} has coordinates like ({lon[0]:.1f}, {lat[0]:.1f}) that are not degrees: "
                 "the file is probably projected (metres) without a CRS. Reproject it to "
@@ -78,6 +78,13 @@ def check_polygon_coordinates(geoms: NDArray[np.object_], labels: list[str]) -> 
                 code=labels[index],
             )
         bad = int(np.argmin(in_box))
+        if abs(lat[bad]) > 90 or abs(lon[bad]) > 180:
+            raise CoordinateOutOfRangeError(
+                f"{name} has a vertex at lon={lon[bad]}, lat={lat[bad]}: longitude must lie in "
+                "[-180, 180] and latitude in [-90, 90]",
+                feature=index,
+                code=labels[index],
+            )
         raise CoordinateOutOfRangeError(
             f"{name} has a vertex at lon={lon[bad]:.6f}, lat={lat[bad]:.6f}, outside China "
             f"(lon {CHINA_LON[0]}–{CHINA_LON[1]}, lat {CHINA_LAT[0]}–{CHINA_LAT[1]}); check the "

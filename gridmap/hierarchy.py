@@ -114,7 +114,8 @@ def prepare_units(
             "code": [_clean_code(v) for v in frame[code_column]] if code_column else None,
             "name": [str(v).strip() for v in frame[name_column]] if name_column else "",
             "level": level,
-        }
+        },
+        index=pd.RangeIndex(len(frame)),
     )
     for key in ("households", "persons", "urban_rural"):
         column = _pick_field(frame, None, key, required=False)
@@ -398,9 +399,10 @@ def get_unit(
     db.generations.check_exists(session, generation)
     found = db.units.read(session, codes=[code], generation=generation)
     if found.empty:
-        siblings = db.units.read(session, level=unit_level, county=code[:6], generation=generation)[
-            "code"
-        ].tolist()
+        county = None if unit_level == "county" else code[:6]
+        prefix = code[:4] if unit_level == "county" else code[:-3]
+        same_level = db.units.read(session, level=unit_level, county=county, generation=generation)
+        siblings = [c for c in same_level["code"] if c.startswith(prefix)]
         nearest = sorted(siblings, key=lambda c: abs(int(c) - int(code)))[:5]
         hint = f"; nearby codes: {', '.join(nearest)}" if nearest else ""
         raise UnknownCodeError(

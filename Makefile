@@ -1,0 +1,41 @@
+# gridmap: two commands on a fresh Debian machine.
+#   make demo   installs what is missing, starts the private PostGIS, loads the demo, serves the API
+#   make test   the whole suite: lint, layering, migrations, tests, doctests, notebooks
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test system venv lint bench serve clean
+
+system:
+	@scripts/install-system.sh
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+venv: system $(STAMP)
+
+demo: venv
+	@$(BIN)/gridmap demo
+	@echo "API:  http://127.0.0.1:8000/api/v1/units?level=county"
+	@echo "Docs: http://127.0.0.1:8000/docs"
+	@$(BIN)/gridmap serve --host 127.0.0.1 --port 8000
+
+lint: venv
+	@$(BIN)/ruff check gridmap api tests benchmarks scripts
+	@$(BIN)/ruff format --check gridmap api tests benchmarks scripts
+	@$(BIN)/lint-imports
+
+test: lint
+	@$(BIN)/python -m pytest -q gridmap tests --doctest-modules --ignore=gridmap/db/migrations
+
+bench: venv
+	@$(BIN)/gridmap bench lookup --json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis
