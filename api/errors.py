@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+import orjson
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gridmap.errors import (
@@ -58,7 +59,7 @@ def status_for(error: GridmapError) -> int:
     return next((STATUS_BY_ERROR[c] for c in type(error).__mro__ if c in STATUS_BY_ERROR), 400)
 
 
-def problem(status: int, code: str, detail: str, **extra: object) -> ORJSONResponse:
+def problem(status: int, code: str, detail: str, **extra: object) -> Response:
     """One problem+json body; ``code`` is stable (the error class name) for clients to branch on."""
     body = {
         "type": "about:blank",
@@ -68,18 +69,18 @@ def problem(status: int, code: str, detail: str, **extra: object) -> ORJSONRespo
         "code": code,
         **extra,
     }
-    return ORJSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Render gridmap errors, validation errors and HTTP errors as one problem+json shape."""
 
-    async def on_gridmap_error(_: Request, error: Exception) -> ORJSONResponse:
+    async def on_gridmap_error(_: Request, error: Exception) -> Response:
         assert isinstance(error, GridmapError)
         context = {k: v for k, v in error.context.items() if _jsonable(v)}
         return problem(status_for(error), type(error).__name__, str(error), context=context)
 
-    async def on_validation_error(_: Request, error: Exception) -> ORJSONResponse:
+    async def on_validation_error(_: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)
         errors = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
@@ -88,7 +89,7 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
         return problem(422, "RequestValidationError", detail, errors=errors)
 
-    async def on_http_error(_: Request, error: Exception) -> ORJSONResponse:
+    async def on_http_error(_: Request, error: Exception) -> Response:
         assert isinstance(error, StarletteHTTPException)
         return problem(error.status_code, "HTTPException", str(error.detail))
 

@@ -228,11 +228,15 @@ def check_county(
     findings += _invalid(layer)
     findings += _duplicates(layer)
     findings += _orphans(layer)
-    findings += sibling_overlaps(
-        pd.concat([layer[layer["level"] == "county"], neighbours]),
-        level="county",
-        min_area_m2=min_area_m2,
-    )
+    findings += [
+        f
+        for f in sibling_overlaps(
+            pd.concat([layer[layer["level"] == "county"], neighbours]),
+            level="county",
+            min_area_m2=min_area_m2,
+        )
+        if county_code in f.codes  # neighbours' overlaps among themselves are their own report
+    ]
     findings += gaps_between(
         county.geometry, neighbours, level="county", code=county_code, min_area_m2=min_area_m2
     )

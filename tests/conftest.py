@@ -93,6 +93,11 @@ def session(engine: Engine) -> Iterator[Session]:
 @pytest.fixture
 def liangshan(session: Session) -> Session:
     """The session with the 17 bundled 凉山 counties imported (GCJ-02 → WGS84)."""
+    import_liangshan(session)
+    return session
+
+def import_liangshan(session: Session) -> None:
+    """Import the 17 bundled 凉山 counties (GCJ-02 → WGS84) into ``session``."""
     import pandas as pd
 
     from gridmap import hierarchy
@@ -104,6 +109,33 @@ def liangshan(session: Session) -> Session:
         session, units, level="county", source="boundaries", crs_name="gcj02",
         repairs=repairs, notes=notes,
     )
-    return session
 
 
+@pytest.fixture(scope="session")
+def served_url(cluster: db.cluster.Cluster | None, database_url: str) -> Iterator[str]:
+    """A committed database holding the 凉山 counties, shared by read-only API tests."""
+    if cluster is None:
+        yield database_url
+        return
+    name = f"gridmap_api_{os.getpid()}"
+    db.cluster.drop_database(cluster, name)
+    db.cluster.ensure_database(cluster, name, template=TEMPLATE)
+    url = cluster.url(name)
+    engine = db.session.make_engine(url)
+    with Session(engine) as session, session.begin():
+        import_liangshan(session)
+    engine.dispose()
+    yield url
+    db.cluster.drop_database(cluster, name)
+
+
+@pytest.fixture(scope="session")
+def client(served_url: str) -> Iterator[object]:
+    """An HTTP client on the real app (lifespan run) over the committed 凉山 database."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    app = create_app(Settings(database_url=served_url))
+    with TestClient(app) as test_client:
+        yield test_client

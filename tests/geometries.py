@@ -7,7 +7,7 @@ from shapely.geometry import LineString, MultiPolygon, Point, Polygon
 
 from gridmap.errors import CoordinateOutOfRangeError, InvalidGeometryError
 
-X0, Y0 = 102.20, 27.80  # inside 西昌市
+X0, Y0 = 102.15, 27.65  # inside 西昌市 (WGS84)
 D = 0.01
 
 

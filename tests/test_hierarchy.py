@@ -37,9 +37,9 @@ def counts(session) -> tuple[int, int]:
 def townships_of(session, county: str = "513401") -> tuple[list[dict], list]:
     """Two townships splitting a box inside the county along a meridian."""
     geom = hierarchy.get_unit(session, county).geometry
-    inner = shapely.intersection(geom, shapely.box(102.15, 27.80, 102.35, 27.95))
-    west = shapely.intersection(inner, shapely.box(0, 0, 102.25, 90))
-    east = shapely.intersection(inner, shapely.box(102.25, 0, 180, 90))
+    inner = shapely.intersection(geom, shapely.box(102.10, 27.60, 102.30, 27.75))
+    west = shapely.intersection(inner, shapely.box(0, 0, 102.20, 90))
+    east = shapely.intersection(inner, shapely.box(102.20, 0, 180, 90))
     rows = [{"code": f"{county}001", "name": "西街道"}, {"code": f"{county}101", "name": "东镇"}]
     return rows, [west, east]
 
@@ -180,13 +180,13 @@ def test_missing_file_and_garbage_file(tmp_path, session):
 def test_uncoded_grids_get_village_codes_in_reading_order(liangshan, tmp_path):
     rows, geoms = townships_of(liangshan)
     hierarchy.import_file(liangshan, write(tmp_path / "t.gpkg", rows, geoms), level="township")
-    village = shapely.box(102.16, 27.81, 102.20, 27.85)
+    village = shapely.box(102.11, 27.61, 102.15, 27.65)
     hierarchy.import_file(
         liangshan,
         write(tmp_path / "v.gpkg", [{"code": "513401001201", "name": "新村"}], [village]),
         level="village",
     )
-    cells = [shapely.box(102.16 + i * 0.02, 27.83 - j * 0.02, 102.18 + i * 0.02, 27.85 - j * 0.02)
+    cells = [shapely.box(102.11 + i * 0.02, 27.63 - j * 0.02, 102.13 + i * 0.02, 27.65 - j * 0.02)
              for j in range(2) for i in range(2)]
     order = [3, 0, 2, 1]  # shuffled on purpose
     path = write(tmp_path / "g.gpkg", [{"label": str(k)} for k in order], [cells[k] for k in order])
