@@ -27,9 +27,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        url = settings.database_url or db.cluster.locate(
-            settings.home, settings.pg_port, settings.pg_bin
-        ).url()
+        url = (
+            settings.database_url
+            or db.cluster.locate(settings.home, settings.pg_port, settings.pg_bin).url()
+        )
         engine = db.session.make_engine(url, pool_size=10)
         app.state.engine = engine
         app.state.sessions = db.session.sessionmaker_for(engine)
@@ -78,7 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
             return problem(
-                413, "PayloadTooLargeError",
+                413,
+                "PayloadTooLargeError",
                 f"request body of {int(length)} bytes exceeds the {MAX_BODY_BYTES} byte limit; "
                 "split it into smaller batches",
             )

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from gridmap import __version__, db, hierarchy, lookup, qa
 from gridmap.db import migrations
-from gridmap.errors import DatabaseUnavailableError, GridmapError
+from gridmap.errors import DatabaseUnavailableError, GridmapError, ImportFileError
 from gridmap.settings import Settings
 
 app = typer.Typer(help="gridmap: 网格化管理 boundaries, grids and lookup.", no_args_is_help=True)
@@ -74,12 +74,13 @@ def _emit(data: Any, as_json: bool, render: Any = None) -> None:
 def db_up(as_json: JsonOpt = False) -> None:
     """Start the private PostGIS cluster (initialising it once) and migrate it."""
     settings = _settings()
-    if settings.database_url:
-        url = settings.database_url
-    else:
-        url = db.cluster.up(_cluster(settings))
+    url = settings.database_url or db.cluster.up(_cluster(settings))
     migrations.upgrade(url)
-    _emit({"url": url, "migrated": True}, as_json, lambda d: console.print(f"database ready: {d['url']}"))
+    _emit(
+        {"url": url, "migrated": True},
+        as_json,
+        lambda d: console.print(f"database ready: {d['url']}"),
+    )
 
 
 @db_app.command("down")
@@ -126,36 +127,42 @@ def import_(
 ) -> None:
     """Import boundary files as one new generation; any error leaves the database unchanged."""
     settings = _settings()
-    reports = []
     with transaction(settings) as session, Progress(console=console, transient=True) as progress:
-        task = progress.add_task("importing", total=len(files))
-        for path in files:
-            progress.update(task, description=f"importing {path.name}")
-            report = hierarchy.import_file(
-                session, path, level=level, crs_name=crs, code_field=code_field,
-                name_field=name_field, parent_field=parent_field, encoding=encoding, layer=layer,
-            )
-            reports.append(report.to_dict())
-            progress.advance(task)
-    _emit(reports, as_json, _render_imports)
+        progress.add_task(f"importing {len(files)} file(s)", total=None)
+        report = hierarchy.import_files(
+            session,
+            list(files),
+            level=level,
+            crs_name=crs,
+            code_field=code_field,
+            name_field=name_field,
+            parent_field=parent_field,
+            encoding=encoding,
+            layer=layer,
+        )
+    _emit(report.to_dict(), as_json, _render_import)
 
 
-def _render_imports(reports: list[dict[str, Any]]) -> None:
-    table = Table("file", "level", "features", "inserted", "replaced", "unchanged", "repairs", "generation")
-    for r in reports:
-        table.add_row(r["source"], r["level"], *(str(r[k]) for k in ("features", "inserted", "replaced", "unchanged")),
-                      str(len(r["repairs"])), str(r["generation"] or "-"))
+def _render_import(r: dict[str, Any]) -> None:
+    table = Table("level", "features", "inserted", "replaced", "unchanged", "repairs", "generation")
+    counts = (str(r[k]) for k in ("features", "inserted", "replaced", "unchanged"))
+    table.add_row(r["level"], *counts, str(len(r["repairs"])), str(r["generation"] or "-"))
     console.print(table)
-    for r in reports:
-        for repair in r["repairs"]:
-            console.print(f"repaired {repair['label'] or repair['index']}: {repair['reason']} "
-                          f"(area changed {repair['area_change_m2']} m²)")
+    for repair in r["repairs"]:
+        console.print(
+            f"repaired {repair['label'] or repair['index']}: {repair['reason']} "
+            f"(area changed {repair['area_change_m2']} m²)"
+        )
+    for note in r["notes"]:
+        console.print(note)
 
 
 @app.command("qa")
 def qa_(
     county: Annotated[str, typer.Option(help="6-digit county code")],
-    min_area_m2: Annotated[float, typer.Option(help="ignore findings smaller than this")] = qa.DEFAULT_MIN_AREA_M2,
+    min_area_m2: Annotated[
+        float, typer.Option(help="ignore findings smaller than this")
+    ] = qa.DEFAULT_MIN_AREA_M2,
     as_json: JsonOpt = False,
 ) -> None:
     """Topology QA of one county: gaps, overlaps, spills, orphans, duplicates (areas in m²)."""
@@ -168,8 +175,14 @@ def _render_qa(report: dict[str, Any]) -> None:
     console.print(f"county {report['county_code']}: units {report['units']}")
     table = Table("check 检查", "level", "codes", "area m²", "lon", "lat")
     for f in report["findings"]:
-        table.add_row(f"{f['check']} {f['check_zh']}", f["level"], ", ".join(f["codes"]),
-                      f"{f['area_m2']:.1f}", f"{f['lon']:.6f}", f"{f['lat']:.6f}")
+        table.add_row(
+            f"{f['check']} {f['check_zh']}",
+            f["level"],
+            ", ".join(f["codes"]),
+            f"{f['area_m2']:.1f}",
+            f"{f['lon']:.6f}",
+            f"{f['lat']:.6f}",
+        )
     console.print(table)
     console.print({k: v for k, v in report["counts"].items() if v})
 
@@ -202,25 +215,17 @@ def demo(
     migrations.upgrade(url)
     files = sorted(boundaries.glob(f"{prefix}*.geojson"))
     if not files:
-        raise DatabaseUnavailableError(f"no bundled boundaries matching {prefix}* in {boundaries}")
+        raise ImportFileError(f"no bundled boundaries matching {prefix}*.geojson in {boundaries}")
     with transaction(settings) as session:
-        units, repairs, notes = _bundled_units(files)
-        report = hierarchy.import_units(
-            session, units, level="county", source=f"{boundaries.name}/{prefix}*",
-            crs_name="gcj02", repairs=repairs, notes=notes,
-        )
-    _emit({"url": url, "import": report.to_dict()}, as_json,
-          lambda d: console.print(f"loaded {report.features} counties "
-                                  f"({report.inserted} new, {report.unchanged} unchanged) into {url}"))
-
-
-def _bundled_units(files: list[Path]) -> tuple[Any, ...]:
-    import pandas as pd
-
-    frames = [hierarchy.read_boundary_file(path) for path in files]
-    frame = pd.concat(frames, ignore_index=True)
-    units, repairs, notes = hierarchy.prepare_units(frame, level="county", crs_name="gcj02")
-    return units, repairs, notes
+        report = hierarchy.import_files(session, files, level="county", crs_name="gcj02")
+    _emit(
+        {"url": url, "import": report.to_dict()},
+        as_json,
+        lambda _: console.print(
+            f"loaded {report.features} counties ({report.inserted} new, "
+            f"{report.replaced} redrawn, {report.unchanged} unchanged) into {url}"
+        ),
+    )
 
 
 @app.command("serve")

@@ -120,7 +120,7 @@ def check_polygons(geoms: NDArray[np.object_], labels: list[str]) -> NDArray[np.
 def repair_polygons(
     geoms: NDArray[np.object_], labels: list[str]
 ) -> tuple[NDArray[np.object_], list[Repair]]:
-    """Repair invalid polygons with make_valid; return MultiPolygons and what each repair changed."""
+    """Repair invalid polygons with make_valid; return MultiPolygons and each repair made."""
     geoms = np.array(geoms, dtype=object)
     repairs: list[Repair] = []
     invalid = np.flatnonzero(~shapely.is_valid(geoms))

@@ -1,9 +1,9 @@
 """Administrative hierarchy (行政区划层级): import boundaries as a new generation.
 
-county (县/区) > township (乡/镇/街道) > village (行政村/社区) > grid (网格). A file holds one level;
-every feature is checked (geometry, CRS, code block, parent) before anything is written, and the
-whole import is one transaction that writes one generation: unchanged units keep their rows,
-changed ones are retired (never deleted) and replaced, with a lineage row old → new.
+county (县/区) > township (乡/镇/街道) > village (行政村/社区) > grid (网格). A file holds one
+level; every feature is checked (geometry, CRS, code block, parent) before anything is written,
+and the whole import is one transaction that writes one generation: unchanged units keep their
+rows, changed ones are retired (never deleted) and replaced, with a lineage row old → new.
 """
 
 from __future__ import annotations
@@ -21,7 +21,13 @@ import pyogrio
 import shapely
 
 from gridmap import codes, crs, db, geometry
-from gridmap.errors import HierarchyError, ImportFileError, InvalidCodeError, UnknownCodeError
+from gridmap.errors import (
+    GridmapError,
+    HierarchyError,
+    ImportFileError,
+    InvalidCodeError,
+    UnknownCodeError,
+)
 
 FIELD_CANDIDATES: dict[str, tuple[str, ...]] = {
     "code": ("code", "adcode", "区划代码", "xzqdm", "qhdm", "dm", "gb", "grid_code", "网格编码"),
@@ -191,9 +197,9 @@ def import_units(
     return report
 
 
-def import_file(
+def import_files(
     session: Session,
-    path: str | Path,
+    paths: list[str | Path] | list[Path],
     *,
     level: str,
     crs_name: str = "wgs84",
@@ -203,25 +209,44 @@ def import_file(
     encoding: str | None = None,
     layer: str | int | None = None,
 ) -> ImportReport:
-    """Read, check and import one boundary file as a new generation."""
-    frame = read_boundary_file(path, encoding=encoding, layer=layer)
-    units, repairs, notes = prepare_units(
-        frame,
-        level=level,
-        crs_name=crs_name,
-        code_field=code_field,
-        name_field=name_field,
-        parent_field=parent_field,
-    )
+    """Read, check and import boundary files of one level as ONE new generation."""
+    crs_name = crs.check_crs(crs_name)
+    prepared, all_repairs, all_notes = [], [], []
+    for path in paths:
+        try:
+            frame = read_boundary_file(path, encoding=encoding, layer=layer)
+            units, repairs, notes = prepare_units(
+                frame,
+                level=level,
+                crs_name=crs_name,
+                code_field=code_field,
+                name_field=name_field,
+                parent_field=parent_field,
+            )
+        except GridmapError as error:
+            name = Path(path).name
+            message = str(error) if str(error).startswith(str(path)) else f"{name}: {error}"
+            raise type(error)(message, **{**error.context, "file": name}) from error
+        prepared.append(units)
+        all_repairs += repairs
+        all_notes += [f"{Path(path).name}: {n}" for n in notes]
+    units = gpd.GeoDataFrame(pd.concat(prepared, ignore_index=True), crs="EPSG:4326")
+    if level != "grid" or units["code"].notna().all():
+        _check_codes(units, level)  # duplicates across files too
     return import_units(
         session,
         units,
         level=level,
-        source=Path(path).name,
+        source=", ".join(Path(p).name for p in paths),
         crs_name=crs_name,
-        repairs=repairs,
-        notes=notes,
+        repairs=all_repairs,
+        notes=all_notes,
     )
+
+
+def import_file(session: Session, path: str | Path, **options: Any) -> ImportReport:
+    """Read, check and import one boundary file as a new generation."""
+    return import_files(session, [path], **options)
 
 
 def _attach_parents(session: Session, units: gpd.GeoDataFrame, level: str) -> gpd.GeoDataFrame:

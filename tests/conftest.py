@@ -96,19 +96,13 @@ def liangshan(session: Session) -> Session:
     import_liangshan(session)
     return session
 
+
 def import_liangshan(session: Session) -> None:
     """Import the 17 bundled 凉山 counties (GCJ-02 → WGS84) into ``session``."""
-    import pandas as pd
-
     from gridmap import hierarchy
 
     files = sorted(BOUNDARIES.glob("5134*.geojson"))
-    frame = pd.concat([hierarchy.read_boundary_file(f) for f in files], ignore_index=True)
-    units, repairs, notes = hierarchy.prepare_units(frame, level="county", crs_name="gcj02")
-    hierarchy.import_units(
-        session, units, level="county", source="boundaries", crs_name="gcj02",
-        repairs=repairs, notes=notes,
-    )
+    hierarchy.import_files(session, files, level="county", crs_name="gcj02")
 
 
 @pytest.fixture(scope="session")

@@ -43,11 +43,7 @@ def test_swapped_message_proposes_the_fix():
 
 
 @settings(max_examples=60, deadline=None)
-@given(
-    st.lists(
-        st.tuples(st.floats(102.0, 102.1), st.floats(27.8, 27.9)), min_size=4, max_size=12
-    )
-)
+@given(st.lists(st.tuples(st.floats(102.0, 102.1), st.floats(27.8, 27.9)), min_size=4, max_size=12))
 def test_any_ring_validates_to_a_valid_multipolygon_or_a_clear_error(points):
     ring = shapely.Polygon(points)
     try:

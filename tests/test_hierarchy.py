@@ -21,7 +21,9 @@ from tests.conftest import BOUNDARIES
 from tests.geometries import BOWTIE, square
 
 
-def write(path: Path, rows: list[dict], geoms: list, *, crs: str | None = "EPSG:4326", **kw) -> Path:
+def write(
+    path: Path, rows: list[dict], geoms: list, *, crs: str | None = "EPSG:4326", **kw
+) -> Path:
     frame = gpd.GeoDataFrame(rows, geometry=geoms, crs=crs)
     pyogrio.write_dataframe(frame, path, **kw)
     return path
@@ -59,7 +61,9 @@ def test_bundled_liangshan_counties_import_converted_from_gcj02(liangshan):
 
 def test_reimporting_the_same_file_writes_no_generation(liangshan):
     before = counts(liangshan)
-    report = hierarchy.import_file(liangshan, BOUNDARIES / "513401.geojson", level="county", crs_name="gcj02")
+    report = hierarchy.import_file(
+        liangshan, BOUNDARIES / "513401.geojson", level="county", crs_name="gcj02"
+    )
     assert report.unchanged == 1
     assert report.generation is None
     assert counts(liangshan) == before
@@ -73,10 +77,16 @@ def test_redrawing_keeps_history_and_lineage(liangshan, tmp_path):
     report = hierarchy.import_file(liangshan, path, level="county")
     assert report.replaced == 1 and report.generation == old_generation + 1
     current = hierarchy.get_unit(liangshan, "513401")
-    assert shapely.equals_exact(current.geometry, shapely.MultiPolygon([moved]) if moved.geom_type == "Polygon" else moved, 1e-9)
+    assert shapely.equals_exact(
+        current.geometry,
+        shapely.MultiPolygon([moved]) if moved.geom_type == "Polygon" else moved,
+        1e-9,
+    )
     past = hierarchy.get_unit(liangshan, "513401", generation=old_generation)
     assert shapely.equals_exact(past.geometry, old.geometry, 1e-12)
-    links = liangshan.execute(select(Lineage.predecessor_id, Lineage.successor_id, Lineage.op)).all()
+    links = liangshan.execute(
+        select(Lineage.predecessor_id, Lineage.successor_id, Lineage.op)
+    ).all()
     assert (int(old["id"]), int(current["id"]), "redraw") in [tuple(x) for x in links]
 
 
@@ -111,7 +121,7 @@ def test_missing_parent_names_the_level_to_import_first(liangshan, tmp_path):
 
 def test_code_in_the_wrong_block_is_refused(liangshan, tmp_path):
     path = write(tmp_path / "t.geojson", [{"code": "513401450", "name": "x"}], [square()])
-    with pytest.raises(InvalidCodeError, match="feature 0.*block"):
+    with pytest.raises(InvalidCodeError, match=r"feature 0.*block"):
         hierarchy.import_file(liangshan, path, level="township")
 
 
@@ -186,8 +196,11 @@ def test_uncoded_grids_get_village_codes_in_reading_order(liangshan, tmp_path):
         write(tmp_path / "v.gpkg", [{"code": "513401001201", "name": "新村"}], [village]),
         level="village",
     )
-    cells = [shapely.box(102.11 + i * 0.02, 27.63 - j * 0.02, 102.13 + i * 0.02, 27.65 - j * 0.02)
-             for j in range(2) for i in range(2)]
+    cells = [
+        shapely.box(102.11 + i * 0.02, 27.63 - j * 0.02, 102.13 + i * 0.02, 27.65 - j * 0.02)
+        for j in range(2)
+        for i in range(2)
+    ]
     order = [3, 0, 2, 1]  # shuffled on purpose
     path = write(tmp_path / "g.gpkg", [{"label": str(k)} for k in order], [cells[k] for k in order])
     report = hierarchy.import_file(liangshan, path, level="grid")
@@ -195,7 +208,9 @@ def test_uncoded_grids_get_village_codes_in_reading_order(liangshan, tmp_path):
     grids = db.units.read(liangshan, level="grid").set_index("code")
     # 001 is the north-west cell, 002 north-east, 003 south-west, 004 south-east.
     for sequence, cell in enumerate(cells, start=1):
-        assert shapely.equals_exact(grids.geometry[f"513401001201{sequence:03d}"].geoms[0], cell, 1e-9)
+        assert shapely.equals_exact(
+            grids.geometry[f"513401001201{sequence:03d}"].geoms[0], cell, 1e-9
+        )
 
 
 def test_get_unit_suggests_nearby_codes(liangshan):
@@ -217,7 +232,11 @@ def test_database_refuses_invalid_geometry_even_past_the_library(liangshan):
     with pytest.raises(IntegrityError, match="geom_valid"), liangshan.begin_nested():
         liangshan.execute(
             insert(Unit).values(
-                code="513499", name="x", level="county", kind="county", county_code="513499",
+                code="513499",
+                name="x",
+                level="county",
+                kind="county",
+                county_code="513499",
                 geom=func.ST_Multi(func.ST_GeomFromText(BOWTIE.wkt, 4326)),
                 generation_low=generation.id,
             )

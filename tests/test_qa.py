@@ -17,7 +17,7 @@ def geodesic_area(geom) -> float:
 
 def import_frame(session, rows, geoms, level):
     units = gpd.GeoDataFrame(rows, geometry=geoms, crs="EPSG:4326")
-    units, repairs, notes = hierarchy.prepare_units(units, level=level)
+    units, _, _ = hierarchy.prepare_units(units, level=level)
     return hierarchy.import_units(session, units, level=level, source="test", crs_name="wgs84")
 
 
@@ -42,8 +42,10 @@ def test_independently_simplified_counties_show_real_slivers(liangshan):
         assert finding.area_m2 >= qa.DEFAULT_MIN_AREA_M2
         assert "513401" in finding.codes
         # Every sliver lies on Xichang's boundary.
-        distance = shapely.distance(shapely.Point(finding.lon, finding.lat),
-                                    shapely.boundary(counties.set_index("code").geometry["513401"]))
+        distance = shapely.distance(
+            shapely.Point(finding.lon, finding.lat),
+            shapely.boundary(counties.set_index("code").geometry["513401"]),
+        )
         assert distance < 0.03  # within ~3 km: slivers sit on the line or at a triple point
 
 
@@ -56,8 +58,11 @@ def test_gaps_and_overlaps_between_children_have_measured_areas(liangshan):
     west = shapely.intersection(parent, shapely.box(0, 0, 102.20, 90))
     east = shapely.difference(parent, shapely.box(0, 0, 102.25, 90))
     middle = shapely.intersection(parent, shapely.box(102.21, 0, 102.26, 90))
-    rows = [{"code": "513401001", "name": "a"}, {"code": "513401101", "name": "b"},
-            {"code": "513401201", "name": "c"}]
+    rows = [
+        {"code": "513401001", "name": "a"},
+        {"code": "513401101", "name": "b"},
+        {"code": "513401201", "name": "c"},
+    ]
     import_frame(liangshan, rows, [west, east, middle], "township")
     report = qa.check_county(liangshan, "513401")
     overlaps = [f for f in report.findings if f.check == "overlap" and f.level == "township"]
@@ -73,19 +78,35 @@ def test_gaps_and_overlaps_between_children_have_measured_areas(liangshan):
 
 
 def test_grid_across_a_village_line_is_reported(liangshan):
-    import_frame(liangshan, [{"code": "513401001", "name": "t"}],
-                 [shapely.box(102.10, 27.60, 102.30, 27.75)], "township")
-    villages = [shapely.box(102.10, 27.60, 102.20, 27.75), shapely.box(102.20, 27.60, 102.30, 27.75)]
-    import_frame(liangshan, [{"code": "513401001201", "name": "v1"},
-                             {"code": "513401001202", "name": "v2"}], villages, "village")
-    import_frame(liangshan, [{"code": "513401001201001", "name": "g"}],
-                 [shapely.box(102.10, 27.60, 102.21, 27.75)], "grid")
+    import_frame(
+        liangshan,
+        [{"code": "513401001", "name": "t"}],
+        [shapely.box(102.10, 27.60, 102.30, 27.75)],
+        "township",
+    )
+    villages = [
+        shapely.box(102.10, 27.60, 102.20, 27.75),
+        shapely.box(102.20, 27.60, 102.30, 27.75),
+    ]
+    import_frame(
+        liangshan,
+        [{"code": "513401001201", "name": "v1"}, {"code": "513401001202", "name": "v2"}],
+        villages,
+        "village",
+    )
+    import_frame(
+        liangshan,
+        [{"code": "513401001201001", "name": "g"}],
+        [shapely.box(102.10, 27.60, 102.21, 27.75)],
+        "grid",
+    )
     report = qa.check_county(liangshan, "513401")
     crossing = [f for f in report.findings if f.check == "crosses_village"]
     assert len(crossing) == 1
     assert crossing[0].codes == ["513401001201001", "513401001201"]
     assert crossing[0].area_m2 == pytest.approx(
-        geodesic_area(shapely.box(102.20, 27.60, 102.21, 27.75)), rel=0.005)
+        geodesic_area(shapely.box(102.20, 27.60, 102.21, 27.75)), rel=0.005
+    )
     # The grid covers v1 entirely, so v1 has no gap.
     assert not [f for f in report.findings if f.check == "gap" and f.level == "grid"]
 

@@ -26,7 +26,11 @@ def locate(
 ) -> dict[str, Any]:
     """Codes of every level covering the point; lower code wins on a shared edge."""
     location = lookup.locate_point(
-        session, lon, lat, crs_name=crs, near_boundary_m=settings.near_boundary_m,
+        session,
+        lon,
+        lat,
+        crs_name=crs,
+        near_boundary_m=settings.near_boundary_m,
         generation=generation,
     )
     return location.to_dict()

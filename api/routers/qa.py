@@ -20,4 +20,6 @@ def check_county(
     generation: Annotated[int | None, Query(ge=1)] = None,
 ) -> dict[str, Any]:
     """Gaps, overlaps, spills, orphans, duplicates and invalid geometry, with areas in m²."""
-    return qa.check_county(session, county, min_area_m2=min_area_m2, generation=generation).to_dict()
+    return qa.check_county(
+        session, county, min_area_m2=min_area_m2, generation=generation
+    ).to_dict()

@@ -41,13 +41,20 @@ def list_units(
     page: PageDep,
     level: Annotated[str | None, Query(description="county | township | village | grid")] = None,
     parent: Annotated[str | None, Query(description="parent code / 上级编码")] = None,
-    bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat (WGS84)")] = None,
+    bbox: Annotated[
+        str | None, Query(description="min_lon,min_lat,max_lon,max_lat (WGS84)")
+    ] = None,
     generation: Annotated[int | None, Query(ge=1, description="generation / 版本")] = None,
 ) -> Response:
     """Units as an RFC 7946 FeatureCollection, current generation unless ``generation`` is set."""
     rows, total = hierarchy.list_units(
-        session, limit=page.limit, offset=page.offset, level=level, parent=parent,
-        bbox=_parse_bbox(bbox), generation=generation,
+        session,
+        limit=page.limit,
+        offset=page.offset,
+        level=level,
+        parent=parent,
+        bbox=_parse_bbox(bbox),
+        generation=generation,
     )
     links = []
     if page.offset + len(rows) < total:
@@ -55,7 +62,9 @@ def list_units(
         links.append({"rel": "next", "href": str(next_url), "type": GEOJSON})
     body = feature_collection(
         [feature(_properties(r), r["geojson"]) for r in rows],
-        numberMatched=total, numberReturned=len(rows), links=links,
+        numberMatched=total,
+        numberReturned=len(rows),
+        links=links,
     )
     return Response(body, media_type=GEOJSON)
 

@@ -12,7 +12,9 @@ GEOJSON = "application/geo+json"
 def feature(properties: dict[str, Any], geometry_json: str) -> bytes:
     """One Feature; the geometry text from ST_AsGeoJSON is spliced in without re-parsing."""
     props = orjson.dumps(properties)
-    return b'{"type":"Feature","geometry":' + geometry_json.encode() + b',"properties":' + props + b"}"
+    return (
+        b'{"type":"Feature","geometry":' + geometry_json.encode() + b',"properties":' + props + b"}"
+    )
 
 
 def feature_collection(features: list[bytes], **members: Any) -> bytes:

@@ -73,7 +73,7 @@ def find_bin_dir(explicit: Path | None = None) -> Path:
 
 
 def locate(home: Path, port: int, bin_dir: Path | None = None) -> Cluster:
-    """Describe the cluster for ``home``; the data lives in ``home/pg`` when the server user can reach it."""
+    """Describe the cluster for ``home``: data in ``home/pg`` if the server user can reach it."""
     home = Path(home).resolve()
     data_root = home / "pg"
     if _is_root() and not _reachable_by_server_user(home):
@@ -257,7 +257,8 @@ def _reachable_by_server_user(path: Path) -> bool:
         server = pwd.getpwnam(RUN_AS)
     except KeyError as error:
         raise DatabaseUnavailableError(
-            f"running as root needs the unprivileged '{RUN_AS}' user to own the cluster: {INSTALL_HINT}"
+            f"running as root needs the unprivileged '{RUN_AS}' user to own the cluster: "
+            f"{INSTALL_HINT}"
         ) from error
     current = Path("/")
     for part in path.parts[1:]:

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:
-    """Create a psycopg 3 engine; plain ``postgresql://`` URLs are upgraded to the psycopg driver."""
+    """Create a psycopg 3 engine; plain ``postgresql://`` URLs get the psycopg driver."""
     return create_engine(normalize_url(url), pool_size=pool_size, pool_pre_ping=True, future=True)
 
 

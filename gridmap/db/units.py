@@ -58,7 +58,7 @@ def _filters(
 
 
 def read(session: Session, **filters: Any) -> gpd.GeoDataFrame:
-    """Units matching ``filters`` (level, parent, county, codes, bbox, generation) as a GeoDataFrame."""
+    """Units matching ``filters`` (level, parent, county, codes, bbox, generation)."""
     columns = [getattr(Unit, name) for name in COLUMNS]
     query = (
         select(*columns, func.ST_AsBinary(Unit.geom).label("wkb"))
@@ -130,7 +130,7 @@ def near(
 
 
 def insert_frame(session: Session, frame: gpd.GeoDataFrame, *, generation: int) -> list[int]:
-    """Insert units (columns as in COLUMNS, geometry in EPSG:4326) alive from ``generation``; return ids."""
+    """Insert units (EPSG:4326) alive from ``generation``; return their ids."""
     if frame.empty:
         return []
     wkb = shapely.to_wkb(np.asarray(frame.geometry.values, dtype=object), output_dimension=2)

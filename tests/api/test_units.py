@@ -70,7 +70,9 @@ def test_unknown_code_suggests_neighbours(client):
 
 
 def test_oversize_body_is_413(client):
-    response = client.post("/api/v1/units", content=b"x" * 10, headers={"content-length": str(10**9)})
+    response = client.post(
+        "/api/v1/units", content=b"x" * 10, headers={"content-length": str(10**9)}
+    )
     assert_problem(response, 413, "PayloadTooLargeError")
 
 

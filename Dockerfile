@@ -1,0 +1,12 @@
+# The API image; PostGIS runs in its own container (docker-compose.yml).
+FROM python:3.11-slim-bookworm
+RUN apt-get update -q && apt-get install -y -q --no-install-recommends gdal-bin && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml constraints.txt README.md ./
+COPY gridmap gridmap
+COPY api api
+COPY boundaries boundaries
+RUN pip install --no-cache-dir -c constraints.txt .
+ENV GRIDMAP_HOST=0.0.0.0
+EXPOSE 8000
+CMD ["sh", "-c", "gridmap db migrate && gridmap demo && gridmap serve --host 0.0.0.0 --port 8000"]

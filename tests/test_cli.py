@@ -1,0 +1,92 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from gridmap.db.models import Generation, Unit
+from gridmap.db.session import normalize_url
+from tests.conftest import BOUNDARIES
+
+
+def gridmap(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": url}
+    return subprocess.run(
+        [sys.executable, "-m", "gridmap", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+
+def counts(url: str) -> tuple[int, int]:
+    engine = create_engine(normalize_url(url))
+    with engine.connect() as connection:
+        result = (
+            connection.scalar(select(func.count()).select_from(Unit)),
+            connection.scalar(select(func.count()).select_from(Generation)),
+        )
+    engine.dispose()
+    return result
+
+
+def test_import_then_qa_through_the_cli(scratch_url):
+    files = [str(p) for p in sorted(BOUNDARIES.glob("5134*.geojson"))]
+    done = gridmap(scratch_url, "import", *files, "--level", "county", "--crs", "gcj02", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["features"] == 17 and report["inserted"] == 17
+    assert report["generation"] == 1  # one command is one generation, however many files
+    assert counts(scratch_url) == (17, 1)
+
+    qa = gridmap(scratch_url, "qa", "--county", "513401", "--json")
+    assert qa.returncode == 0, qa.stderr
+    assert json.loads(qa.stdout)["counts"]["overlap"] == 0
+
+    where = gridmap(scratch_url, "locate", "102.26", "27.88", "--json")
+    assert json.loads(where.stdout)["county"] == "513401"
+
+
+def test_failed_import_exits_2_and_writes_nothing(scratch_url, tmp_path: Path):
+    good = json.loads((BOUNDARIES / "513401.geojson").read_text())
+    bad = json.loads((BOUNDARIES / "513422.geojson").read_text())
+    bad["features"][0]["geometry"]["coordinates"][0][0][3] = [27.5, 101.2]  # a swapped vertex
+    (tmp_path / "a.geojson").write_text(json.dumps(good))
+    (tmp_path / "b.geojson").write_text(json.dumps(bad))
+    done = gridmap(
+        scratch_url,
+        "import",
+        str(tmp_path / "a.geojson"),
+        str(tmp_path / "b.geojson"),
+        "--level",
+        "county",
+        "--crs",
+        "gcj02",
+    )
+    assert done.returncode == 2
+    assert "513422" in done.stderr and "error" in done.stderr
+    assert counts(scratch_url) == (0, 0)
+
+
+def test_unknown_crs_is_refused_before_reading(scratch_url):
+    done = gridmap(
+        scratch_url,
+        "import",
+        str(BOUNDARIES / "513401.geojson"),
+        "--level",
+        "county",
+        "--crs",
+        "mercator",
+    )
+    assert done.returncode == 2 and "wgs84" in done.stderr
+
+
+@pytest.mark.parametrize("args", [["db", "url"], ["version"]])
+def test_simple_commands(scratch_url, args):
+    done = gridmap(scratch_url, *args)
+    assert done.returncode == 0 and done.stdout.strip()
