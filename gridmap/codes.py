@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
+from numpy.typing import NDArray
+
 from gridmap.errors import InvalidCodeError
 
 Level = Literal["county", "township", "village", "grid"]
@@ -154,3 +157,15 @@ def grid_code(village_code: str, sequence: int) -> str:
             village_code=village_code,
         )
     return f"{village_code}{sequence:03d}"
+
+
+def reading_order(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Order points north→south in rows, west→east inside a row (the grid numbering rule)."""
+    if len(lon) <= 1:
+        return np.arange(len(lon))
+    # Rows are as tall as a typical spacing between points, so a slightly lower neighbour to the
+    # east still counts as the same row.
+    span = max(np.ptp(lat), 1e-9)
+    row_height = span / max(1.0, np.sqrt(len(lat)))
+    rows = np.floor((lat.max() - lat) / row_height).astype(np.int64)
+    return np.lexsort((lon, rows))

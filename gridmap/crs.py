@@ -60,6 +60,8 @@ _SWAP_LAT = (73.0, 136.0)
 _SWAP_LON = (3.0, 54.0)
 
 # CGCS2000 3-degree Gauss-Krüger zones without zone prefix: EPSG 4534 (CM 75E) .. 4554 (CM 135E).
+# Longest edge (degrees, ≈ 100 m) kept before projecting for areas.
+SEGMENT_DEG = 0.001
 _GK_FIRST_EPSG = 4534
 _GK_CM_RANGE = (75, 135)
 
@@ -363,5 +365,8 @@ def areas_m2(geoms: NDArray[np.object_]) -> NDArray[np.float64]:
     areas = np.full(flat.shape, np.nan)
     for epsg in np.unique(zones):
         in_zone = zones == epsg
-        areas[in_zone] = shapely.area(_project_gk(flat[in_zone], int(epsg)))
+        # Edges are straight in lon/lat, not in the projection: densify first, or a sliver a
+        # few cm wide along a 6 km edge measures hundreds of m² instead of a fraction of one.
+        dense = shapely.segmentize(flat[in_zone], SEGMENT_DEG)
+        areas[in_zone] = shapely.area(_project_gk(dense, int(epsg)))
     return areas.reshape(geom_arr.shape)

@@ -21,6 +21,9 @@ from gridmap.errors import CoordinateOutOfRangeError, InvalidGeometryError
 CHINA_LON = (72.0, 136.0)
 CHINA_LAT = (3.0, 54.5)
 POLYGONAL = ("Polygon", "MultiPolygon")
+# Stored coordinates snap to 1e-9° (0.1 mm): far below survey precision, and it makes the edges
+# that neighbouring units (and grids built from H3 cells) share bit-identical.
+PRECISION_DEG = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +148,13 @@ def repair_polygons(
                 )
             )
         geoms[invalid] = fixed
-    return to_multipolygons(geoms), repairs
+    return to_multipolygons(snap(geoms)), repairs
+
+
+def snap(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
+    """Round coordinates to PRECISION_DEG, keeping polygons valid."""
+    snapped = shapely.set_precision(np.asarray(geoms, dtype=object), PRECISION_DEG)
+    return np.array([_polygonal_part(g) for g in snapped], dtype=object)
 
 
 def validate_polygons(
@@ -183,3 +192,37 @@ def _in_china_box(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray
         & (lat >= CHINA_LAT[0])
         & (lat <= CHINA_LAT[1])
     )
+
+
+def absorb_fragments(regions: NDArray[np.object_]) -> NDArray[np.object_]:
+    """Give each detached piece of a multi-part region to the neighbour it shares most border with.
+
+    Clipping a tessellation to a concave boundary can split a region; moving the stray pieces
+    keeps every region one polygon, and the union of all regions unchanged. A piece touching no
+    other region (an island of the area itself) stays where it is.
+    """
+    regions = np.array([_polygonal_part(g) or shapely.Polygon() for g in regions], dtype=object)
+    for _ in range(3):  # a moved piece can, rarely, make another region multi-part
+        parts_count = shapely.get_num_geometries(regions)
+        multi = np.flatnonzero(parts_count > 1)
+        if not multi.size:
+            break
+        tree = shapely.STRtree(regions)
+        for i in multi:
+            parts = sorted(shapely.get_parts(regions[i]), key=shapely.area, reverse=True)
+            keep = [parts[0]]
+            for piece in parts[1:]:
+                neighbours = tree.query(piece, predicate="intersects")
+                neighbours = neighbours[neighbours != i]
+                shared = (
+                    shapely.length(shapely.intersection(piece.boundary, regions[neighbours]))
+                    if neighbours.size
+                    else np.zeros(0)
+                )
+                if not shared.size or shared.max() <= 0:
+                    keep.append(piece)
+                    continue
+                best = neighbours[int(np.argmax(shared))]
+                regions[best] = _polygonal_part(shapely.union(regions[best], piece))
+            regions[i] = shapely.union_all(keep)
+    return regions

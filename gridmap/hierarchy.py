@@ -312,7 +312,7 @@ def _number_by_containment(
     units["_lon"], units["_lat"] = shapely.get_x(points), shapely.get_y(points)
     codes_out = []
     for _, group in units.groupby("parent_code", sort=False):
-        order = reading_order(group["_lon"].to_numpy(), group["_lat"].to_numpy())
+        order = codes.reading_order(group["_lon"].to_numpy(), group["_lat"].to_numpy())
         for sequence, position in enumerate(order, start=1):
             codes_out.append(
                 (group.index[position], codes.grid_code(group["parent_code"].iloc[0], sequence))
@@ -320,18 +320,6 @@ def _number_by_containment(
     for index, code in codes_out:
         units.loc[index, "code"] = code
     return units.drop(columns=["_lon", "_lat"])
-
-
-def reading_order(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Order points north→south in rows, west→east inside a row (the grid numbering rule)."""
-    if len(lon) <= 1:
-        return np.arange(len(lon))
-    # Rows are as tall as a typical spacing between points, so a slightly lower neighbour to the
-    # east still counts as the same row.
-    span = max(np.ptp(lat), 1e-9)
-    row_height = span / max(1.0, np.sqrt(len(lat)))
-    rows = np.floor((lat.max() - lat) / row_height).astype(np.int64)
-    return np.lexsort((lon, rows))
 
 
 def _check_codes(units: gpd.GeoDataFrame, level: str) -> None:
