@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 import geopandas as gpd
 import shapely
 
-from gridmap import crs, db, hierarchy
+from gridmap import crs, db, grids, hierarchy
 
 CHECK_NAMES_ZH = {
     "invalid_geometry": "无效几何",
@@ -29,6 +29,9 @@ CHECK_NAMES_ZH = {
     "crosses_village": "网格跨村",
     "orphan": "无上级单元",
     "duplicate_code": "重复编码",
+    "grid_households": "网格户数超出范围",
+    "coverage_edges": "网格边线不吻合",
+    "multipart_grid": "网格不连续",
 }
 # Below this area a difference is floating-point noise from clipping, not a drawing error.
 DEFAULT_MIN_AREA_M2 = 1.0
@@ -258,6 +261,8 @@ def check_county(
             findings += outside_parent(
                 parent, group, level=level, parent_code=str(parent_code), min_area_m2=min_area_m2
             )
+            if level == "grid":
+                findings += grid_rule_findings(parents.loc[parent_code], group)
     return report
 
 
@@ -354,3 +359,56 @@ def _polygonal(geoms: np.ndarray) -> np.ndarray:
         parts = [p for p in shapely.get_parts(geom) if shapely.get_type_id(p) in (3, 6)]
         out[k] = shapely.union_all(parts) if parts else shapely.Polygon()
     return out
+
+
+def grid_rule_findings(village: pd.Series, layer: gpd.GeoDataFrame) -> list[Finding]:
+    """Grid-specific rules: household bounds, matching edges (a valid coverage), one part each."""
+    findings: list[Finding] = []
+    geoms = np.asarray(layer.geometry.values, dtype=object)
+    rules = grids.rules_for(village.get("urban_rural"), str(village.get("kind")))
+    code = str(village.name)
+    if len(layer) > 1:
+        for row in layer.itertuples(index=False):
+            if not rules.min_households <= row.households <= rules.max_households:
+                point = shapely.point_on_surface(row.geometry)
+                findings.append(
+                    Finding(
+                        "grid_households",
+                        "grid",
+                        [row.code],
+                        0.0,
+                        point.x,
+                        point.y,
+                        f"{row.code} 有 {row.households} 户, 应在 {rules.min_households}–"
+                        f"{rules.max_households} 户之间 (households outside the grid rules)",
+                    )
+                )
+    edges = shapely.coverage_invalid_edges(geoms)
+    for k in np.flatnonzero(~shapely.is_empty(edges)):
+        point = shapely.point_on_surface(edges[k])
+        findings.append(
+            Finding(
+                "coverage_edges",
+                "grid",
+                [str(layer["code"].iloc[k]), code],
+                0.0,
+                point.x,
+                point.y,
+                f"{layer['code'].iloc[k]} 的边线与相邻网格不吻合 (edges do not match)",
+            )
+        )
+    if shapely.get_num_geometries(village.geometry) == 1:
+        for k in np.flatnonzero(shapely.get_num_geometries(geoms) > 1):
+            point = shapely.point_on_surface(geoms[k])
+            findings.append(
+                Finding(
+                    "multipart_grid",
+                    "grid",
+                    [str(layer["code"].iloc[k])],
+                    0.0,
+                    point.x,
+                    point.y,
+                    f"{layer['code'].iloc[k]} 由多块组成 (grid is not contiguous)",
+                )
+            )
+    return findings

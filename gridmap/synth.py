@@ -10,16 +10,18 @@ blocks and 城乡分类代码. Everything made here is flagged ``synthetic`` and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from scipy.cluster.vq import kmeans2
+from sqlalchemy.orm import Session
 
 import geopandas as gpd
 import shapely
 
-from gridmap import geometry
+from gridmap import db, geometry, hierarchy
 
 M_PER_DEG_LAT = 110_574.0
 M_PER_DEG_LON_EQUATOR = 111_320.0
@@ -400,3 +402,54 @@ def _assign(points: NDArray[np.float64], regions: NDArray[np.object_]) -> NDArra
     order = np.argsort(-region_idx, kind="stable")
     owner[point_idx[order]] = region_idx[order]
     return owner
+
+
+def load_county(
+    session: Session, county_code: str, *, seed: int, scale: float = 1.0
+) -> dict[str, Any]:
+    """Replace a county's townships, villages and households by a synthetic set (one generation)."""
+    county = hierarchy.get_unit(session, county_code, level="county")
+    made = synthesize_county(
+        county_code, county.geometry, rng=np.random.default_rng(seed), seed=seed, scale=scale
+    )
+    generation = db.generations.open_generation(
+        session,
+        kind="import",
+        county_code=county_code,
+        description=f"synthetic townships and villages of {county_code} (seed {seed})",
+    )
+    db.units.retire_below_county(
+        session, county_code, levels=("township", "village", "grid"), generation=generation.id
+    )
+    db.households.delete_county(session, county_code)
+    source = f"gridmap.synth seed={seed} (synthetic)"
+    common = {"county_code": county_code, "synthetic": True, "source": source}
+    townships = made.townships.assign(
+        level="township",
+        parent_code=county_code,
+        urban_rural=None,
+        properties=[{"synthetic": True, "seed": seed}] * len(made.townships),
+        **common,
+    )
+    villages = made.villages.assign(
+        level="village",
+        parent_code=made.villages["code"].str[:9],
+        properties=[{"synthetic": True, "seed": seed}] * len(made.villages),
+        **common,
+    )
+    db.units.insert_frame(session, townships, generation=generation.id)
+    db.units.insert_frame(session, villages, generation=generation.id)
+    db.households.copy_in(session, made.households, county_code=county_code, synthetic=True)
+    session.flush()
+    return {
+        "county_code": county_code,
+        "seed": seed,
+        "generation": generation.id,
+        "townships": len(townships),
+        "subdistricts": int((townships["kind"] == "subdistrict").sum()),
+        "villages": int((villages["kind"] == "village").sum()),
+        "communities": int((villages["kind"] == "community").sum()),
+        "households": len(made.households),
+        "persons": int(made.households["persons"].sum()),
+        "synthetic": True,
+    }

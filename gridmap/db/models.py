@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     func,
@@ -128,3 +129,46 @@ class Lineage(Base):
         Index("ix_lineage_predecessor", "predecessor_id"),
         Index("ix_lineage_successor", "successor_id"),
     )
+
+
+class Household(Base):
+    """A household (户): a point with its persons, in a village and, once drawn, a grid."""
+
+    __tablename__ = "household"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    county_code: Mapped[str] = mapped_column(String(6))
+    village_code: Mapped[str] = mapped_column(String(12))
+    grid_code: Mapped[str | None] = mapped_column(String(15))
+    persons: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    urban: Mapped[bool] = mapped_column(default=False, server_default="false")
+    synthetic: Mapped[bool] = mapped_column(default=False, server_default="false")
+    flags: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=True), nullable=False
+    )
+
+    __table_args__ = (
+        CheckConstraint("persons >= 0", name="persons_non_negative"),
+        Index("ix_household_county_village", "county_code", "village_code"),
+        Index("ix_household_grid", "grid_code"),
+    )
+
+
+class CellIndex(Base):
+    """The persisted H3 lookup index: per cell, its unit (exact) or its candidate units."""
+
+    __tablename__ = "cell_index"
+
+    county_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    resolution: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    h3_cell: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("unit.id", ondelete="CASCADE"), primary_key=True
+    )
+    exact: Mapped[bool] = mapped_column()
+    generation: Mapped[int] = mapped_column(ForeignKey("generation.id"))
+
+    __table_args__ = (Index("ix_cell_index_cell", "resolution", "h3_cell"),)

@@ -8,12 +8,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import Row, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 import geopandas as gpd
 import shapely
 from geoalchemy2 import functions as gfunc
 
+from gridmap import geometry
 from gridmap.db.generations import alive_in
 from gridmap.db.models import Lineage, Unit
 
@@ -65,7 +66,10 @@ def read(session: Session, **filters: Any) -> gpd.GeoDataFrame:
         .where(*_filters(**filters))
         .order_by(Unit.code)
     )
-    rows = session.execute(query).all()
+    return _frame(session.execute(query).all())
+
+
+def _frame(rows: Sequence[Row[Any]]) -> gpd.GeoDataFrame:
     frame = pd.DataFrame([row[:-1] for row in rows], columns=list(COLUMNS))
     geoms = shapely.from_wkb(np.array([bytes(row[-1]) for row in rows], dtype=object))
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"))
@@ -133,7 +137,8 @@ def insert_frame(session: Session, frame: gpd.GeoDataFrame, *, generation: int) 
     """Insert units (EPSG:4326) alive from ``generation``; return their ids."""
     if frame.empty:
         return []
-    wkb = shapely.to_wkb(np.asarray(frame.geometry.values, dtype=object), output_dimension=2)
+    geoms = geometry.to_multipolygons(np.asarray(frame.geometry.values, dtype=object))
+    wkb = shapely.to_wkb(geoms, output_dimension=2)
     records = []
     for row, geom in zip(frame.itertuples(index=False), wkb, strict=True):
         records.append(
@@ -205,3 +210,37 @@ def lineage_of(session: Session, code: str) -> Sequence[Row[Any]]:
         .order_by(Lineage.id)
     )
     return session.execute(query).all()
+
+
+def leaves(session: Session, *, county: str | None = None) -> gpd.GeoDataFrame:
+    """Current units with no current children: the finest layer, where point lookups end."""
+    child = aliased(Unit)
+    has_child = (
+        select(child.id)
+        .where(child.parent_code == Unit.code, child.generation_high.is_(None))
+        .exists()
+    )
+    columns = [getattr(Unit, name) for name in COLUMNS]
+    query = select(*columns, func.ST_AsBinary(Unit.geom).label("wkb")).where(
+        Unit.generation_high.is_(None), ~has_child
+    )
+    if county:
+        query = query.where(Unit.county_code == county)
+    rows = session.execute(query.order_by(Unit.code)).all()
+    return _frame(rows)
+
+
+def retire_below_county(
+    session: Session, county_code: str, *, levels: Sequence[str], generation: int
+) -> int:
+    """End the life of a county's current units of ``levels``; return how many."""
+    result = session.execute(
+        update(Unit)
+        .where(
+            Unit.county_code == county_code,
+            Unit.level.in_(list(levels)),
+            Unit.generation_high.is_(None),
+        )
+        .values(generation_high=generation - 1)
+    )
+    return int(result.rowcount or 0)
