@@ -15,9 +15,9 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from gridmap import __version__, db, hierarchy, lookup, qa
+from gridmap import __version__, db, grids, hierarchy, lookup, qa, synth
 from gridmap.db import migrations
-from gridmap.errors import DatabaseUnavailableError, GridmapError, ImportFileError
+from gridmap.errors import DatabaseUnavailableError, GridmapError, ImportFileError, InvalidCodeError
 from gridmap.settings import Settings
 
 app = typer.Typer(help="gridmap: 网格化管理 boundaries, grids and lookup.", no_args_is_help=True)
@@ -205,27 +205,162 @@ def locate_(
 
 @app.command("demo")
 def demo(
+    county: Annotated[
+        str, typer.Option(help="county to fill with a synthetic hierarchy")
+    ] = "513401",
+    seed: Annotated[int, typer.Option(help="seed of the synthetic county")] = 1,
     boundaries: Annotated[Path, typer.Option(help="folder of bundled county boundaries")] = BUNDLED,
     prefix: Annotated[str, typer.Option(help="adcode prefix of the counties to load")] = LIANGSHAN,
     as_json: JsonOpt = False,
 ) -> None:
-    """Start the database, migrate, and import the bundled 凉山州 counties (GCJ-02 → WGS84)."""
+    """Database up, bundled 凉山 counties, a synthetic county with grids, the lookup index."""
     settings = _settings()
     url = settings.database_url or db.cluster.up(_cluster(settings))
     migrations.upgrade(url)
     files = sorted(boundaries.glob(f"{prefix}*.geojson"))
     if not files:
         raise ImportFileError(f"no bundled boundaries matching {prefix}*.geojson in {boundaries}")
+    summary: dict[str, Any] = {"url": url}
     with transaction(settings) as session:
-        report = hierarchy.import_files(session, files, level="county", crs_name="gcj02")
-    _emit(
-        {"url": url, "import": report.to_dict()},
-        as_json,
-        lambda _: console.print(
-            f"loaded {report.features} counties ({report.inserted} new, "
-            f"{report.replaced} redrawn, {report.unchanged} unchanged) into {url}"
-        ),
+        summary["import"] = hierarchy.import_files(
+            session, files, level="county", crs_name="gcj02"
+        ).to_dict()
+    with transaction(settings) as session:
+        if synth.is_loaded(session, county, seed=seed):
+            summary["synthetic"] = {"county_code": county, "seed": seed, "already_loaded": True}
+        else:
+            console.print(f"synthesizing {county} (seed {seed}) and drawing its grids…")
+            summary["synthetic"] = synth.load_county(session, county, seed=seed)
+            summary["grids"] = grids.generate_for_county(
+                session, county, **_rules(settings, county), resolution=settings.h3_resolution
+            )
+            summary["index"] = lookup.rebuild_index(
+                session, county, resolution=settings.h3_resolution
+            )
+    _emit(summary, as_json, _render_demo)
+
+
+def _render_demo(summary: dict[str, Any]) -> None:
+    imported = summary["import"]
+    console.print(
+        f"bundled counties: {imported['features']} ({imported['inserted']} new, "
+        f"{imported['unchanged']} unchanged)"
     )
+    made = summary["synthetic"]
+    if made.get("already_loaded"):
+        console.print(
+            f"synthetic county {made['county_code']} (seed {made['seed']}) already loaded"
+        )
+    else:
+        console.print(
+            f"synthetic {made['county_code']}: {made['townships']} townships, "
+            f"{made['villages']} villages, {made['communities']} communities, "
+            f"{made['households']} households, {made['persons']} persons"
+        )
+        g = summary["grids"]
+        console.print(
+            f"grids: {g['grids']} in {g['seconds']:.1f} s, max spread {g['max_spread']:.2f}, "
+            f"mean Polsby-Popper {g['mean_polsby_popper']:.2f}, "
+            f"out of bounds {g['grids_out_of_bounds']}"
+        )
+
+
+def _rules(settings: Settings, county: str) -> dict[str, grids.GridRules]:
+    """Grid rules for a county: settings override the national defaults."""
+    custom = settings.grid_rules.get(county, {})
+    return {
+        "urban": grids.GridRules(*custom.get("urban", (300, 500))),
+        "rural": grids.GridRules(*custom.get("rural", (100, 300))),
+    }
+
+
+grids_app = typer.Typer(help="Uniform grids (综合网格) inside villages and communities.")
+app.add_typer(grids_app, name="grids")
+
+
+@grids_app.command("generate")
+def grids_generate(
+    village: Annotated[
+        list[str] | None, typer.Option(help="12-digit village code (repeatable)")
+    ] = None,
+    county: Annotated[str | None, typer.Option(help="6-digit county code: every village")] = None,
+    urban_min: Annotated[int | None, typer.Option(help="min households per urban grid")] = None,
+    urban_max: Annotated[int | None, typer.Option(help="max households per urban grid")] = None,
+    rural_min: Annotated[int | None, typer.Option(help="min households per rural grid")] = None,
+    rural_max: Annotated[int | None, typer.Option(help="max households per rural grid")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Draw grids for a county or some villages as one new generation, then refresh the index."""
+    if bool(village) == bool(county):
+        raise InvalidCodeError("give either --county CODE or one or more --village CODE")
+    county_code = county or village[0][:6]  # type: ignore[index]
+    if village and any(v[:6] != county_code for v in village):
+        raise InvalidCodeError("all --village codes must belong to one county")
+    settings = _settings()
+    rules = _rules(settings, county_code)
+    rules["urban"] = grids.GridRules(
+        urban_min or rules["urban"].min_households, urban_max or rules["urban"].max_households
+    )
+    rules["rural"] = grids.GridRules(
+        rural_min or rules["rural"].min_households, rural_max or rules["rural"].max_households
+    )
+    with transaction(settings) as session, Progress(console=console, transient=True) as progress:
+        progress.add_task(f"drawing grids in {county_code}", total=None)
+        report = grids.generate_for_county(
+            session,
+            county_code,
+            villages=village or None,
+            **rules,
+            resolution=settings.h3_resolution,
+        )
+        report["index"] = lookup.rebuild_index(
+            session, county_code, resolution=settings.h3_resolution
+        )
+    _emit(report, as_json, lambda d: console.print(d))
+
+
+bench_app = typer.Typer(help="Benchmarks: figures with anchors measured in the same run.")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("lookup")
+def bench_lookup(
+    county: Annotated[str, typer.Option(help="county with generated grids")] = "513401",
+    points: Annotated[int, typer.Option(help="points per set (uniform and clustered)")] = 1_000_000,
+    maxp_villages: Annotated[int, typer.Option(help="villages compared with spopt max-p")] = 6,
+    as_json: JsonOpt = False,
+) -> None:
+    """Batch lookup: H3 index vs STRtree, geopandas, PostGIS and the H3 floor; grid generation."""
+    from benchmarks import lookup as bench
+
+    settings = _settings()
+    with transaction(settings) as session:
+        report = bench.run(
+            session,
+            county_code=county,
+            points=points,
+            resolution=settings.h3_resolution,
+            spopt_villages=maxp_villages,
+        )
+    _emit(report, as_json, lambda d: console.print(d))
+
+
+@bench_app.command("locate")
+def bench_locate(
+    county: Annotated[str, typer.Option(help="county whose points are located")] = "513401",
+    seconds: Annotated[int, typer.Option(help="duration of each measurement")] = 10,
+    connections: Annotated[int, typer.Option(help="concurrent connections")] = 16,
+    as_json: JsonOpt = False,
+) -> None:
+    """HTTP GET /locate against the same server's /health, one uvicorn worker, via wrk."""
+    from benchmarks import locate as bench
+
+    settings = _settings()
+    url = database_url(settings)
+    with transaction(settings) as session:
+        geometry = hierarchy.get_unit(session, county, level="county").geometry
+    report = bench.run(url, geometry, seconds=seconds, connections=connections)
+    _emit(report, as_json, lambda d: console.print(d))
 
 
 @app.command("serve")

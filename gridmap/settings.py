@@ -24,5 +24,7 @@ class Settings(BaseSettings):
     near_boundary_m: float = Field(30.0, ge=0, le=1000)
     max_page_size: int = Field(1000, gt=0)
     max_batch_points: int = Field(100_000, gt=0)
+    # Per-county grid rules, e.g. {"513401": {"urban": [300, 500], "rural": [100, 300]}}.
+    grid_rules: dict[str, dict[str, tuple[int, int]]] = Field(default_factory=dict)
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)

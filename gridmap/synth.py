@@ -453,3 +453,14 @@ def load_county(
         "persons": int(made.households["persons"].sum()),
         "synthetic": True,
     }
+
+
+def is_loaded(session: Session, county_code: str, *, seed: int) -> bool:
+    """Whether the county's current villages are this seed's synthetic ones, with grids drawn."""
+    villages = db.units.read(session, county=county_code, level="village")
+    if villages.empty or not villages["synthetic"].all():
+        return False
+    grids = db.units.count(session, county=county_code, level="grid")
+    return bool(grids) and db.units.source_of(session, county_code, "village") == (
+        f"gridmap.synth seed={seed} (synthetic)"
+    )

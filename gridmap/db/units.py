@@ -244,3 +244,12 @@ def retire_below_county(
         .values(generation_high=generation - 1)
     )
     return int(result.rowcount or 0)
+
+
+def source_of(session: Session, county_code: str, level: str) -> str | None:
+    """The source recorded on a county's current units of ``level`` (one of them)."""
+    return session.scalar(
+        select(Unit.source)
+        .where(Unit.county_code == county_code, Unit.level == level, Unit.generation_high.is_(None))
+        .limit(1)
+    )

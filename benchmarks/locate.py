@@ -1,0 +1,147 @@
+"""Benchmark: single-point GET /locate over HTTP next to the same server's trivial endpoint.
+
+One uvicorn worker serves the real app on loopback; ``wrk`` (Debian package) drives it with a
+rotating set of points inside the demo county, then drives ``/health`` with the same settings,
+in the same run. Reported: requests/s and latency percentiles of both, and their ratio.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import shapely
+
+WRK_SCRIPT = """
+local paths = {%s}
+local i = 0
+request = function()
+  i = i %% #paths + 1
+  return wrk.format("GET", paths[i])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write("JSON ", string.format(
+    '{"p50_ms": %%.3f, "p99_ms": %%.3f, "requests": %%d, "errors": %%d, "non2xx": %%d}',
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.requests,
+    e.connect + e.read + e.write + e.timeout, e.status), "\\n")
+end
+"""
+
+
+def free_port() -> int:
+    """An unused loopback TCP port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(database_url: str, port: int) -> subprocess.Popen[bytes]:
+    """One uvicorn worker running the real app, ready when /health answers."""
+    env = {**os.environ, "DATABASE_URL": database_url}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.main:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    for _ in range(300):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                return server
+        except OSError:
+            if server.poll() is not None:
+                raise RuntimeError(
+                    server.stderr.read().decode() if server.stderr else "server died"
+                ) from None
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError("the server did not start in 30 s")
+
+
+def drive(url: str, paths: list[str], *, seconds: int, connections: int) -> dict[str, Any]:
+    """Run wrk against ``paths`` (rotating) and return rps and latency percentiles."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise RuntimeError(
+            "wrk is not installed: `apt-get install wrk` (or scripts/install-system.sh --bench)"
+        )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % ", ".join(json.dumps(p) for p in paths))
+    try:
+        done = subprocess.run(
+            [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        Path(script.name).unlink()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", done.stdout).group(1))  # type: ignore[union-attr]
+    detail = json.loads(done.stdout.split("JSON ", 1)[1].splitlines()[0])
+    return {"rps": rps, **detail}
+
+
+def run(
+    database_url: str,
+    county: shapely.Geometry,
+    *,
+    seconds: int = 10,
+    connections: int = 16,
+    seed: int = 3,
+) -> dict[str, Any]:
+    """Measure /locate and /health on the same server in one run."""
+    rng = np.random.default_rng(seed)
+    minx, miny, maxx, maxy = county.bounds
+    lon, lat = rng.uniform(minx, maxx, 4000), rng.uniform(miny, maxy, 4000)
+    inside = shapely.contains_xy(county, lon, lat)
+    paths = [
+        f"/api/v1/locate?lon={x:.6f}&lat={y:.6f}"
+        for x, y in zip(lon[inside][:1000], lat[inside][:1000], strict=True)
+    ]
+    port = free_port()
+    server = start_server(database_url, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        drive(base, paths[:50], seconds=2, connections=connections)  # warm up
+        locate = drive(base, paths, seconds=seconds, connections=connections)
+        trivial = drive(base, ["/health"], seconds=seconds, connections=connections)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    return {
+        "workers": 1,
+        "connections": connections,
+        "seconds": seconds,
+        "locate": locate,
+        "trivial": trivial,
+        "vs_trivial": round(locate["rps"] / trivial["rps"], 3),
+        "locate_p99_ms": locate["p99_ms"],
+    }
