@@ -9,12 +9,17 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
+from gridmap.lookup import Index
 from gridmap.settings import Settings
 
 
 def _session(request: Request) -> Iterator[Session]:
     with request.app.state.sessions() as session:  # closing without commit rolls back
         yield session
+
+
+def _index(request: Request) -> Index:
+    return request.app.state.index
 
 
 def _settings(request: Request) -> Settings:
@@ -39,4 +44,5 @@ def _page(
 
 SessionDep = Annotated[Session, Depends(_session)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+IndexDep = Annotated[Index, Depends(_index)]
 PageDep = Annotated[Page, Depends(_page)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,10 +16,28 @@ from sqlalchemy import text
 
 from api.errors import install_error_handlers, problem
 from api.routers import locate, qa, units
-from gridmap import __version__, db
+from gridmap import __version__, db, lookup
 from gridmap.settings import Settings
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
+
+
+INDEX_REFRESH_S = 5.0
+
+
+def _load_index(app: FastAPI) -> lookup.Index:
+    with app.state.sessions() as session:
+        return lookup.load_index(session, resolution=app.state.settings.h3_resolution)
+
+
+async def _refresh_index(app: FastAPI) -> None:
+    """Reload the lookup index when another process (CLI, a plan) writes a new generation."""
+    while True:
+        await asyncio.sleep(INDEX_REFRESH_S)
+        with app.state.sessions() as session:
+            newest = await asyncio.to_thread(db.generations.current, session)
+        if newest != app.state.index.generation:
+            app.state.index = await asyncio.to_thread(_load_index, app)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -34,7 +53,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = db.session.make_engine(url, pool_size=10)
         app.state.engine = engine
         app.state.sessions = db.session.sessionmaker_for(engine)
+        app.state.index = await asyncio.to_thread(_load_index, app)
+        refresher = asyncio.create_task(_refresh_index(app))
         yield
+        refresher.cancel()
         engine.dispose()
 
     app = FastAPI(

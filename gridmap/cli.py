@@ -140,6 +140,11 @@ def import_(
             encoding=encoding,
             layer=layer,
         )
+        if report.generation is not None:
+            rebuilt = lookup.rebuild_index(
+                session, report.counties, resolution=settings.h3_resolution
+            )
+            report.notes.append(f"lookup index rebuilt: {rebuilt}")
     _emit(report.to_dict(), as_json, _render_import)
 
 
@@ -197,9 +202,10 @@ def locate_(
     """Which county, township, village and grid hold a point."""
     settings = _settings()
     with transaction(settings) as session:
-        location = lookup.locate_point(
-            session, lon, lat, crs_name=crs, near_boundary_m=settings.near_boundary_m
-        )
+        index = lookup.load_index(session, resolution=settings.h3_resolution)
+    location = lookup.locate_one(
+        index, lon, lat, crs_name=crs, near_boundary_m=settings.near_boundary_m
+    )
     _emit(location.to_dict(), as_json, lambda d: console.print(d))
 
 
@@ -222,9 +228,10 @@ def demo(
         raise ImportFileError(f"no bundled boundaries matching {prefix}*.geojson in {boundaries}")
     summary: dict[str, Any] = {"url": url}
     with transaction(settings) as session:
-        summary["import"] = hierarchy.import_files(
-            session, files, level="county", crs_name="gcj02"
-        ).to_dict()
+        imported = hierarchy.import_files(session, files, level="county", crs_name="gcj02")
+        summary["import"] = imported.to_dict()
+        if imported.generation is not None:
+            lookup.rebuild_index(session, imported.counties, resolution=settings.h3_resolution)
     with transaction(settings) as session:
         if synth.is_loaded(session, county, seed=seed):
             summary["synthetic"] = {"county_code": county, "seed": seed, "already_loaded": True}

@@ -367,6 +367,10 @@ def areas_m2(geoms: NDArray[np.object_]) -> NDArray[np.float64]:
         in_zone = zones == epsg
         # Edges are straight in lon/lat, not in the projection: densify first, or a sliver a
         # few cm wide along a 6 km edge measures hundreds of m² instead of a fraction of one.
-        dense = shapely.segmentize(flat[in_zone], SEGMENT_DEG)
+        # (GEOS rewrites invalid rings when densifying: keep those, e.g. a bowtie, as drawn.)
+        zone_geoms = flat[in_zone]
+        valid = shapely.is_valid(zone_geoms)
+        dense = zone_geoms.copy()
+        dense[valid] = shapely.segmentize(zone_geoms[valid], SEGMENT_DEG)
         areas[in_zone] = shapely.area(_project_gk(dense, int(epsg)))
     return areas.reshape(geom_arr.shape)

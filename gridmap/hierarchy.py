@@ -52,6 +52,7 @@ class ImportReport:
     replaced: int = 0
     unchanged: int = 0
     generation: int | None = None
+    counties: list[str] = field(default_factory=list)
     repairs: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -192,6 +193,7 @@ def import_units(
         )
     session.flush()
     report.generation = generation.id
+    report.counties = sorted(set(units["county_code"].iloc[new_rows]))
     report.replaced = len(retired)
     report.inserted = len(new_rows) - len(retired)
     return report

@@ -77,11 +77,8 @@ def test_redrawing_keeps_history_and_lineage(liangshan, tmp_path):
     report = hierarchy.import_file(liangshan, path, level="county")
     assert report.replaced == 1 and report.generation == old_generation + 1
     current = hierarchy.get_unit(liangshan, "513401")
-    assert shapely.equals_exact(
-        current.geometry,
-        shapely.MultiPolygon([moved]) if moved.geom_type == "Polygon" else moved,
-        1e-9,
-    )
+    # Stored coordinates are snapped to 1e-9°, which may also move a ring's start vertex.
+    assert shapely.equals_exact(shapely.normalize(current.geometry), shapely.normalize(moved), 2e-9)
     past = hierarchy.get_unit(liangshan, "513401", generation=old_generation)
     assert shapely.equals_exact(past.geometry, old.geometry, 1e-12)
     links = liangshan.execute(
@@ -208,9 +205,8 @@ def test_uncoded_grids_get_village_codes_in_reading_order(liangshan, tmp_path):
     grids = db.units.read(liangshan, level="grid").set_index("code")
     # 001 is the north-west cell, 002 north-east, 003 south-west, 004 south-east.
     for sequence, cell in enumerate(cells, start=1):
-        assert shapely.equals_exact(
-            grids.geometry[f"513401001201{sequence:03d}"].geoms[0], cell, 1e-9
-        )
+        stored = grids.geometry[f"513401001201{sequence:03d}"]
+        assert shapely.symmetric_difference(stored, cell).area < 1e-14
 
 
 def test_get_unit_suggests_nearby_codes(liangshan):

@@ -42,14 +42,15 @@ def replace(
 
 
 def read(
-    session: Session, *, resolution: int
+    session: Session, *, resolution: int, county: str | None = None
 ) -> tuple[NDArray[np.uint64], NDArray[np.int64], NDArray[np.bool_]]:
-    """All rows at ``resolution``: cells, unit ids and exact flags."""
-    rows = session.execute(
-        select(CellIndex.h3_cell, CellIndex.unit_id, CellIndex.exact).where(
-            CellIndex.resolution == resolution
-        )
-    ).all()
+    """Rows at ``resolution`` (of one county, or all): cells, unit ids and exact flags."""
+    query = select(CellIndex.h3_cell, CellIndex.unit_id, CellIndex.exact).where(
+        CellIndex.resolution == resolution
+    )
+    if county is not None:
+        query = query.where(CellIndex.county_code == county)
+    rows = session.execute(query).all()
     if not rows:
         return np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, bool)
     cells, units, exact = (np.array(column) for column in zip(*rows, strict=True))
@@ -63,3 +64,8 @@ def counties(session: Session, *, resolution: int) -> list[str]:
             select(CellIndex.county_code).where(CellIndex.resolution == resolution).distinct()
         )
     )
+
+
+def clear(session: Session, *, resolution: int) -> None:
+    """Remove every row at ``resolution`` (the county layer is rebuilt as a whole)."""
+    session.execute(delete(CellIndex).where(CellIndex.resolution == resolution))

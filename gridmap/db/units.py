@@ -253,3 +253,24 @@ def source_of(session: Session, county_code: str, level: str) -> str | None:
         .where(Unit.county_code == county_code, Unit.level == level, Unit.generation_high.is_(None))
         .limit(1)
     )
+
+
+def read_ids(session: Session, ids: Sequence[int]) -> gpd.GeoDataFrame:
+    """Units by primary key, whatever their generation."""
+    columns = [getattr(Unit, name) for name in COLUMNS]
+    query = select(*columns, func.ST_AsBinary(Unit.geom).label("wkb")).where(Unit.id.in_(list(ids)))
+    return _frame(session.execute(query).all())
+
+
+def ids_of(session: Session, ids: Sequence[int]) -> list[int]:
+    """Which of ``ids`` are current units."""
+    unique = sorted({int(i) for i in ids})
+    query = select(Unit.id).where(Unit.id.in_(unique), Unit.generation_high.is_(None))
+    return list(session.scalars(query))
+
+
+def names(session: Session) -> dict[str, str]:
+    """Name of every current unit, by code."""
+    return dict(
+        session.execute(select(Unit.code, Unit.name).where(Unit.generation_high.is_(None))).all()
+    )
