@@ -30,6 +30,7 @@ from numpy.typing import ArrayLike, NDArray
 from sqlalchemy.orm import Session
 
 import shapely
+from h3.api import basic_int as h3_int
 from h3ronpy import ContainmentMode, grid_disk
 from h3ronpy import vector as h3v
 
@@ -155,6 +156,18 @@ class Locator:
         object.__setattr__(self, "_table_cells", cells[order])
         object.__setattr__(self, "_table_values", values[order])
         object.__setattr__(self, "_cache", {})
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """min_lon, min_lat, max_lon, max_lat of the layer (cached)."""
+        if "bounds" not in self._cache:
+            box = (
+                shapely.total_bounds(self.geoms)
+                if len(self.geoms)
+                else (np.inf, np.inf, -np.inf, -np.inf)
+            )
+            self._cache["bounds"] = tuple(float(v) for v in box)
+        return self._cache["bounds"]
 
 
 def build_locator(
@@ -770,16 +783,23 @@ def locate_points(
     inside = county_idx >= 0
     leaf_codes[inside] = index.counties.codes[county_idx[inside]]
     near = near_boundary(index.counties, wlon, wlat, county_idx, near_boundary_m)
-    for county in np.unique(index.counties.codes[county_idx[inside]]) if inside.any() else []:
-        locator = index.leaves.get(str(county))
-        if locator is None:
+    # Points in county-edge cells may belong to a neighbour's grid by a hair (grids are clipped
+    # with 1e-9° snap rounding): try every county whose box holds them, lower code first.
+    edge = ~_interior_mask(index.counties, wlon, wlat)
+    found_leaf = np.zeros(n, dtype=bool)
+    for county in sorted(index.leaves):
+        locator = index.leaves[county]
+        minx, miny, maxx, maxy = locator.bounds
+        in_box = (wlon >= minx) & (wlon <= maxx) & (wlat >= miny) & (wlat <= maxy)
+        members = np.flatnonzero(~found_leaf & in_box & ((leaf_codes == county) | edge))
+        if not members.size:
             continue
-        members = np.flatnonzero(leaf_codes == county)
-        found = locate(locator, wlon[members], wlat[members])
-        hit = found >= 0
-        leaf_codes[members[hit]] = locator.codes[found[hit]]
+        answer = locate(locator, wlon[members], wlat[members])
+        hit = answer >= 0
+        leaf_codes[members[hit]] = locator.codes[answer[hit]]
+        found_leaf[members[hit]] = True
         near[members] |= near_boundary(
-            locator, wlon[members], wlat[members], found, near_boundary_m
+            locator, wlon[members], wlat[members], answer, near_boundary_m
         )
 
     def level(length: int) -> NDArray[np.object_]:
@@ -794,9 +814,33 @@ def locate_points(
 def locate_one(
     index: Index, lon: float, lat: float, *, crs_name: str = "wgs84", near_boundary_m: float = 30.0
 ) -> Location:
-    """Locate one point through the index; raise OutsideCoverageError outside every county."""
-    found = locate_points(index, [lon], [lat], crs_name=crs_name, near_boundary_m=near_boundary_m)
-    if found.county[0] is None:
+    """Locate one point through the index; raise OutsideCoverageError outside every county.
+
+    The scalar twin of :func:`locate_points` (same answers, tested so): one H3 cell, one probe
+    and a few prepared-geometry tests, without array set-up, for the HTTP hot path.
+    """
+    crs_name = crs.check_crs(crs_name)
+    if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):  # NaN fails too
+        crs.check_lonlat(lon, lat)  # raises, naming the problem (swap, NaN, range)
+    if crs_name in ("gcj02", "bd09"):
+        lon, lat = (float(v) for v in crs.to_wgs84(lon, lat, crs_name))
+    county = _locate_scalar(index.counties, lon, lat)
+    leaf_code, near = None, False
+    if county >= 0:
+        leaf_code = str(index.counties.codes[county])
+        near = _near_scalar(index.counties, lon, lat, county, near_boundary_m)
+    edge = not _is_interior_scalar(index.counties, lon, lat)
+    for code in sorted(index.leaves) if edge else [leaf_code] if leaf_code in index.leaves else []:
+        locator = index.leaves[code]
+        minx, miny, maxx, maxy = locator.bounds
+        if not (minx <= lon <= maxx and miny <= lat <= maxy):
+            continue
+        unit = _locate_scalar(locator, lon, lat)
+        if unit >= 0:
+            leaf_code = str(locator.codes[unit])
+            near = near or _near_scalar(locator, lon, lat, unit, near_boundary_m)
+            break
+    if leaf_code is None:
         raise OutsideCoverageError(
             f"point lon={lon}, lat={lat} ({crs_name}) is outside every loaded county; check the "
             "coordinates and their crs",
@@ -804,17 +848,80 @@ def locate_one(
             lat=lat,
             crs=crs_name,
         )
-    codes = {name: getattr(found, name)[0] for name in ("county", "township", "village", "grid")}
+    codes = {
+        level: leaf_code[:length] if len(leaf_code) >= length else None
+        for level, length in LEVEL_CODE_LENGTH.items()
+    }
     return Location(
-        lon=float(found.lon[0]),
-        lat=float(found.lat[0]),
-        county=codes["county"],
+        lon=float(lon),
+        lat=float(lat),
+        county=leaf_code[:6],
         township=codes["township"],
         village=codes["village"],
         grid=codes["grid"],
         names={k: index.names.get(v, v) for k, v in codes.items() if v is not None},
-        near_boundary=bool(found.near_boundary[0]),
+        near_boundary=near,
     )
+
+
+def _interior_mask(
+    locator: Locator, lon: NDArray[np.float64], lat: NDArray[np.float64]
+) -> NDArray[np.bool_]:
+    """Whether each point's cell is an interior cell of the layer (outside counts as not)."""
+    cells = _cells_of(lon, lat, locator.resolution)
+    position = locator._table_cells.searchsorted(cells)
+    found = locator._table_cells[position] == cells
+    return found & (locator._table_values[position] >= 0)
+
+
+def _is_interior_scalar(locator: Locator, lon: float, lat: float) -> bool:
+    """Scalar twin of :func:`_interior_mask`."""
+    cell = np.uint64(h3_int.latlng_to_cell(lat, lon, locator.resolution))
+    position = int(locator._table_cells.searchsorted(cell))
+    return bool(locator._table_cells[position] == cell and locator._table_values[position] >= 0)
+
+
+def _locate_scalar(locator: Locator, lon: float, lat: float) -> int:
+    """Unit index of one WGS84 point (lower code on edges), -1 outside: no arrays involved."""
+    if not len(locator.codes):
+        return -1
+    cell = np.uint64(h3_int.latlng_to_cell(lat, lon, locator.resolution))
+    table = locator._table_cells
+    position = int(table.searchsorted(cell))
+    if table[position] != cell:
+        return -1
+    value = int(locator._table_values[position])
+    if value >= 0:
+        return value
+    boundary = -2 - value
+    start, stop = locator.boundary_offsets[boundary], locator.boundary_offsets[boundary + 1]
+    for unit in locator.boundary_units[start:stop].tolist():  # in code order: lower code wins
+        if shapely.intersects_xy(locator.geoms[unit], lon, lat):
+            return int(unit)
+    return -1
+
+
+def _near_scalar(locator: Locator, lon: float, lat: float, unit: int, distance_m: float) -> bool:
+    """near_boundary for one located point: a table probe, exact tests only near boundaries."""
+    if len(locator.codes) < 2:
+        return False
+    reach_cells, reach_offsets, reach_units = _reach(locator, distance_m)
+    cell = np.uint64(h3_int.latlng_to_cell(lat, lon, locator.resolution))
+    position = int(reach_cells.searchsorted(cell))
+    if reach_cells[position] != cell:
+        return False
+    others = reach_units[reach_offsets[position] : reach_offsets[position + 1]]
+    others = others[others != unit]
+    if not others.size:
+        return False
+    hits = _within(
+        locator,
+        others,
+        np.full(others.size, float(lon)),
+        np.full(others.size, float(lat)),
+        distance_m,
+    )
+    return bool(hits.any())
 
 
 def rebuild_index(

@@ -105,20 +105,35 @@ def import_liangshan(session: Session) -> None:
     hierarchy.import_files(session, files, level="county", crs_name="gcj02")
 
 
+DEMO_COUNTY, DEMO_SEED = "513401", 1
+
+
+def load_demo(url: str) -> None:
+    """凉山's counties, a synthetic 西昌市 (seed 1) with grids, and the lookup index: committed."""
+    from gridmap import grids, lookup, synth
+
+    engine = db.session.make_engine(url)
+    with Session(engine) as session, session.begin():
+        import_liangshan(session)
+    with Session(engine) as session, session.begin():
+        synth.load_county(session, DEMO_COUNTY, seed=DEMO_SEED)
+        grids.generate_for_county(session, DEMO_COUNTY)
+        lookup.rebuild_index(session)
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def served_url(cluster: db.cluster.Cluster | None, database_url: str) -> Iterator[str]:
-    """A committed database holding the 凉山 counties, shared by read-only API tests."""
+    """A committed demo database (counties, synthetic 西昌市, grids, index) for read-only tests."""
     if cluster is None:
+        load_demo(database_url)
         yield database_url
         return
     name = f"gridmap_api_{os.getpid()}"
     db.cluster.drop_database(cluster, name)
     db.cluster.ensure_database(cluster, name, template=TEMPLATE)
     url = cluster.url(name)
-    engine = db.session.make_engine(url)
-    with Session(engine) as session, session.begin():
-        import_liangshan(session)
-    engine.dispose()
+    load_demo(url)
     yield url
     db.cluster.drop_database(cluster, name)
 
@@ -133,3 +148,12 @@ def client(served_url: str) -> Iterator[object]:
     app = create_app(Settings(database_url=served_url))
     with TestClient(app) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def demo_session(served_url: str) -> Iterator[Session]:
+    """A read-only session on the committed demo database."""
+    engine = db.session.make_engine(served_url)
+    with Session(engine) as session:
+        yield session
+    engine.dispose()

@@ -35,7 +35,8 @@ def test_units_feature_collection_is_rfc7946_and_paged(client):
 
 
 def test_units_bbox_filter(client):
-    body = client.get("/api/v1/units", params={"bbox": "102.2,27.8,102.3,27.9"}).json()
+    params = {"bbox": "102.2,27.8,102.3,27.9", "level": "county"}
+    body = client.get("/api/v1/units", params=params).json()
     assert [f["properties"]["code"] for f in body["features"]] == ["513401"]
 
 
