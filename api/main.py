@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import swagger_ui_bundle
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import install_error_handlers, problem
 from api.routers import locate, qa, units
@@ -38,6 +39,28 @@ async def _refresh_index(app: FastAPI) -> None:
             newest = await asyncio.to_thread(db.generations.current, session)
         if newest != app.state.index.generation:
             app.state.index = await asyncio.to_thread(_load_index, app)
+
+
+class BodyLimit:
+    """Refuse bodies over ``max_bytes`` from Content-Length, before reading them (pure ASGI)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                    response = problem(
+                        413,
+                        "PayloadTooLargeError",
+                        f"request body of {int(value)} bytes exceeds the {self.max_bytes} byte "
+                        "limit; split it into smaller batches",
+                    )
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -83,7 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     @app.get("/health", tags=["health"])
-    def health() -> dict[str, str]:
+    async def health() -> dict[str, str]:
         """Liveness: answers without touching the database (the trivial endpoint of benchmarks)."""
         return {"status": "ok"}
 
@@ -94,20 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             version = connection.execute(text("SELECT postgis_lib_version()")).scalar_one()
         return {"status": "ok", "postgis": version}
 
-    @app.middleware("http")
-    async def limit_body(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return problem(
-                413,
-                "PayloadTooLargeError",
-                f"request body of {int(length)} bytes exceeds the {MAX_BODY_BYTES} byte limit; "
-                "split it into smaller batches",
-            )
-        return await call_next(request)
-
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     for router in (units.router, locate.router, qa.router):
         app.include_router(router, prefix="/api/v1")
     install_error_handlers(app)

@@ -334,7 +334,7 @@ app.add_typer(bench_app, name="bench")
 def bench_lookup(
     county: Annotated[str, typer.Option(help="county with generated grids")] = "513401",
     points: Annotated[int, typer.Option(help="points per set (uniform and clustered)")] = 1_000_000,
-    maxp_villages: Annotated[int, typer.Option(help="villages compared with spopt max-p")] = 6,
+    maxp_villages: Annotated[int, typer.Option(help="villages compared with spopt max-p")] = 4,
     as_json: JsonOpt = False,
 ) -> None:
     """Batch lookup: H3 index vs STRtree, geopandas, PostGIS and the H3 floor; grid generation."""

@@ -18,10 +18,10 @@ and ``near_boundary`` tells the caller to confirm with the user. The index persi
 
 from __future__ import annotations
 
-import os
+import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -57,8 +57,17 @@ class Location:
     near_boundary: bool
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict for JSON output."""
-        return asdict(self)
+        """Plain dict for JSON output (no deep copy: this runs once per HTTP locate)."""
+        return {
+            "lon": self.lon,
+            "lat": self.lat,
+            "county": self.county,
+            "township": self.township,
+            "village": self.village,
+            "grid": self.grid,
+            "names": self.names,
+            "near_boundary": self.near_boundary,
+        }
 
 
 def locate_point(
@@ -113,8 +122,6 @@ _MIN_MARGIN_M = 0.01
 # Ends the merged cell table so ``searchsorted`` never runs off it; no H3 index sets bit 63.
 _SENTINEL = np.uint64(2**64 - 1)
 _H3_RESOLUTION_BITS = np.uint64(52)
-# Each thread of a batch lookup gets at least this many points; below, threads cost more.
-_CHUNK_MIN_POINTS = 50_000
 # near_boundary measures metres in one linear frame per latitude band this wide (degrees): the
 # east-west scale is then off by at most tan(lat) * 0.125° in radians, under 0.3 % below 54°N.
 _BAND_DEG = 0.25
@@ -209,29 +216,17 @@ def build_locator(
     return _assemble(resolution, codes_arr, geoms_arr, pair_cells, pair_units, inner_cells)
 
 
-def locate(
-    locator: Locator, lon: ArrayLike, lat: ArrayLike, *, workers: int | None = None
-) -> NDArray[np.int64]:
+def locate(locator: Locator, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.int64]:
     """Return the unit index covering each (lon, lat) WGS84 point, -1 where none does.
 
     Exact on edges (shapely's ``covers``): a point on a shared edge or vertex goes to the unit
     with the lower code. Raises CoordinateOutOfRangeError for NaN, infinite, out-of-range or
-    swapped coordinates. Large batches are split over ``workers`` threads (default: every CPU
-    this process may use).
+    swapped coordinates. Runs on one thread: threads sharing prepared GEOS polygons crashed the
+    interpreter now and then (libgeos/geos#825, despite warming), so more cores come from
+    processes (see benchmarks/lookup.py).
     """
     lon_arr, lat_arr, shape = _points(lon, lat)
-    size = lon_arr.size
-    threads = _threads(workers, size)
-    if threads == 1:
-        return _locate_flat(locator, lon_arr, lat_arr).reshape(shape)
-    bounds = np.linspace(0, size, threads + 1).astype(np.int64).tolist()
-    with ThreadPoolExecutor(threads) as pool:
-        parts = pool.map(
-            lambda start, stop: _locate_flat(locator, lon_arr[start:stop], lat_arr[start:stop]),
-            bounds[:-1],
-            bounds[1:],
-        )
-        return np.concatenate(list(parts)).reshape(shape)
+    return _locate_flat(locator, lon_arr, lat_arr).reshape(shape)
 
 
 def reference_locate(
@@ -509,13 +504,6 @@ def _cells_of(
     if lon.size == 0:
         return np.empty(0, dtype=np.uint64)
     return np.asarray(h3v.coordinates_to_cells(lat, lon, resolution), dtype=np.uint64)
-
-
-def _threads(workers: int | None, size: int) -> int:
-    """Choose how many threads a batch of ``size`` points uses."""
-    if workers is None:
-        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    return max(1, min(workers, size // _CHUNK_MIN_POINTS))
 
 
 def _locate_flat(
@@ -828,7 +816,6 @@ def locate_one(
     leaf_code, near = None, False
     if county >= 0:
         leaf_code = str(index.counties.codes[county])
-        near = _near_scalar(index.counties, lon, lat, county, near_boundary_m)
     edge = not _is_interior_scalar(index.counties, lon, lat)
     for code in sorted(index.leaves) if edge else [leaf_code] if leaf_code in index.leaves else []:
         locator = index.leaves[code]
@@ -838,8 +825,10 @@ def locate_one(
         unit = _locate_scalar(locator, lon, lat)
         if unit >= 0:
             leaf_code = str(locator.codes[unit])
-            near = near or _near_scalar(locator, lon, lat, unit, near_boundary_m)
+            near = _near_scalar(locator, lon, lat, unit, near_boundary_m)
             break
+    if county >= 0 and not near:  # another county within reach (their grids are not loaded here)
+        near = _near_scalar(index.counties, lon, lat, county, near_boundary_m)
     if leaf_code is None:
         raise OutsideCoverageError(
             f"point lon={lon}, lat={lat} ({crs_name}) is outside every loaded county; check the "
@@ -910,18 +899,20 @@ def _near_scalar(locator: Locator, lon: float, lat: float, unit: int, distance_m
     position = int(reach_cells.searchsorted(cell))
     if reach_cells[position] != cell:
         return False
-    others = reach_units[reach_offsets[position] : reach_offsets[position + 1]]
-    others = others[others != unit]
-    if not others.size:
+    others = [
+        u
+        for u in reach_units[reach_offsets[position] : reach_offsets[position + 1]].tolist()
+        if u != unit
+    ]
+    if not others:
         return False
-    hits = _within(
-        locator,
-        others,
-        np.full(others.size, float(lon)),
-        np.full(others.size, float(lat)),
-        distance_m,
-    )
-    return bool(hits.any())
+    band = math.floor(lat / _BAND_DEG)
+    frame = locator._cache.get(("band", band, distance_m))
+    if frame is None or any(frame[0][u] is None for u in others):
+        frame = _band_frame(locator, band, distance_m, np.asarray(others, dtype=np.int32))
+    grown, (kx, ky), origin = frame
+    x, y = (lon - origin) * kx, lat * ky
+    return any(shapely.intersects_xy(grown[u], x, y) for u in others)
 
 
 def rebuild_index(

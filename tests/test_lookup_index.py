@@ -132,8 +132,8 @@ def test_outside_every_boundary(index):
 
 
 def test_near_boundary_flags_points_close_to_another_grid(index, grid_layer):
-    codes, geoms = grid_layer
-    # A point 10 m inside a grid from an edge it shares with a neighbour, and its grid's centre.
+    _, geoms = grid_layer
+    # A point on an edge a grid shares with a neighbour, and the grid's most inner point.
     shared = shapely.intersection(geoms[0].boundary, shapely.union_all(geoms[1:]).boundary)
     edge_point = shapely.line_interpolate_point(shapely.get_parts(shared)[0], 0.5, normalized=True)
     one = lookup.locate_one(index, edge_point.x, edge_point.y)
