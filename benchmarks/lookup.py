@@ -297,7 +297,8 @@ def compare_maxp(
             "households",
             ours.rules.min_households,
             top_n=2,
-            max_iterations_construction=50,
+            max_iterations_construction=20,
+            max_iterations_sa=3,  # its annealing ran > 10 min on one 600-household village
         )
         model.solve()
         maxp_s = time.perf_counter() - started
