@@ -171,7 +171,11 @@ def main() -> None:
     }
     nbformat.write(notebook, HERE / "01_quickstart.ipynb")
     notebook = new_notebook(cells=GRIDS_LOOKUP)
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(notebook, HERE / "02_grids_lookup.ipynb")
 
 
