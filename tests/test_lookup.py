@@ -229,6 +229,18 @@ def test_bad_coordinates_raise(lon: float, lat: float, words: str) -> None:
         lookup.near_boundary(index, [lon], [lat], [0])
 
 
+def test_large_batch_equals_reference() -> None:
+    codes, geoms = LAYERS["voronoi"]
+    rng = np.random.default_rng(3)
+    lon = rng.uniform(BOX[0] - 0.002, BOX[2] + 0.002, 120_000)
+    lat = rng.uniform(BOX[1] - 0.002, BOX[3] + 0.002, 120_000)
+    index = locator("voronoi", 10)
+    assert_array_equal(
+        lookup.locate(index, lon, lat), lookup.reference_locate(codes, geoms, lon, lat)
+    )
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
 def test_rows_round_trip(name: str) -> None:
     codes, geoms = LAYERS[name]
     index = locator(name, 10)
