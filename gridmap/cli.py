@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -232,19 +233,32 @@ def demo(
         summary["import"] = imported.to_dict()
         if imported.generation is not None:
             lookup.rebuild_index(session, imported.counties, resolution=settings.h3_resolution)
+    if len(county) == 4:  # a prefecture: every loaded county under it, one transaction each
+        with transaction(settings) as session:
+            targets = [
+                c for c in db.units.read(session, level="county")["code"] if c.startswith(county)
+            ]
+        summary["prefecture"] = [_demo_county(settings, c, seed) for c in targets]
+        summary["synthetic"] = {"county_code": county, "seed": seed, "counties": len(targets)}
+    else:
+        summary.update(_demo_county(settings, county, seed))
+    _emit(summary, as_json, _render_demo)
+
+
+def _demo_county(settings: Settings, county: str, seed: int) -> dict[str, Any]:
+    """Synthesize one county, draw its grids and index them, unless this seed is loaded."""
     with transaction(settings) as session:
         if synth.is_loaded(session, county, seed=seed):
-            summary["synthetic"] = {"county_code": county, "seed": seed, "already_loaded": True}
-        else:
-            console.print(f"synthesizing {county} (seed {seed}) and drawing its grids…")
-            summary["synthetic"] = synth.load_county(session, county, seed=seed)
-            summary["grids"] = grids.generate_for_county(
-                session, county, **_rules(settings, county), resolution=settings.h3_resolution
-            )
-            summary["index"] = lookup.rebuild_index(
-                session, county, resolution=settings.h3_resolution
-            )
-    _emit(summary, as_json, _render_demo)
+            return {"synthetic": {"county_code": county, "seed": seed, "already_loaded": True}}
+        console.print(f"synthesizing {county} (seed {seed}) and drawing its grids…")
+        started = time.perf_counter()
+        made = synth.load_county(session, county, seed=seed)
+        drawn = grids.generate_for_county(
+            session, county, **_rules(settings, county), resolution=settings.h3_resolution
+        )
+        index = lookup.rebuild_index(session, county, resolution=settings.h3_resolution)
+        made["seconds"] = round(time.perf_counter() - started, 1)
+        return {"synthetic": made, "grids": drawn, "index": index}
 
 
 def _render_demo(summary: dict[str, Any]) -> None:
@@ -253,21 +267,17 @@ def _render_demo(summary: dict[str, Any]) -> None:
         f"bundled counties: {imported['features']} ({imported['inserted']} new, "
         f"{imported['unchanged']} unchanged)"
     )
-    made = summary["synthetic"]
-    if made.get("already_loaded"):
-        console.print(
-            f"synthetic county {made['county_code']} (seed {made['seed']}) already loaded"
-        )
-    else:
+    for part in summary.get("prefecture", [summary]):
+        made = part["synthetic"]
+        if made.get("already_loaded"):
+            console.print(f"synthetic {made['county_code']} (seed {made['seed']}) already loaded")
+            continue
+        g = part["grids"]
         console.print(
             f"synthetic {made['county_code']}: {made['townships']} townships, "
             f"{made['villages']} villages, {made['communities']} communities, "
-            f"{made['households']} households, {made['persons']} persons"
-        )
-        g = summary["grids"]
-        console.print(
-            f"grids: {g['grids']} in {g['seconds']:.1f} s, max spread {g['max_spread']:.2f}, "
-            f"mean Polsby-Popper {g['mean_polsby_popper']:.2f}, "
+            f"{made['households']} households, {made['persons']} persons; "
+            f"{g['grids']} grids in {g['seconds']:.1f} s, max spread {g['max_spread']:.2f}, "
             f"out of bounds {g['grids_out_of_bounds']}"
         )
 
