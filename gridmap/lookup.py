@@ -70,6 +70,17 @@ class Location:
         }
 
 
+def outside_coverage(lon: float, lat: float, crs_name: str) -> OutsideCoverageError:
+    """The error for a point outside every loaded county, naming the point and its CRS."""
+    return OutsideCoverageError(
+        f"point lon={lon}, lat={lat} ({crs_name}) is outside every loaded county; check the "
+        "coordinates and their crs",
+        lon=lon,
+        lat=lat,
+        crs=crs_name,
+    )
+
+
 def locate_point(
     session: Session,
     lon: float,
@@ -89,13 +100,7 @@ def locate_point(
     for row in rows:  # ordered by code: the first of a level is the lower code
         best.setdefault(row.level, row)
     if "county" not in best:
-        raise OutsideCoverageError(
-            f"point lon={lon}, lat={lat} ({crs_name}) is outside every loaded county; check the "
-            "coordinates and their crs",
-            lon=lon,
-            lat=lat,
-            crs=crs_name,
-        )
+        raise outside_coverage(lon, lat, crs_name)
     deepest = next(level for level in ("grid", "village", "township", "county") if level in best)
     nearby = db.units.near(
         session, wlon, wlat, level=deepest, distance_m=near_boundary_m, generation=generation
@@ -830,13 +835,7 @@ def locate_one(
     if county >= 0 and not near:  # another county within reach (their grids are not loaded here)
         near = _near_scalar(index.counties, lon, lat, county, near_boundary_m)
     if leaf_code is None:
-        raise OutsideCoverageError(
-            f"point lon={lon}, lat={lat} ({crs_name}) is outside every loaded county; check the "
-            "coordinates and their crs",
-            lon=lon,
-            lat=lat,
-            crs=crs_name,
-        )
+        raise outside_coverage(lon, lat, crs_name)
     codes = {
         level: leaf_code[:length] if len(leaf_code) >= length else None
         for level, length in LEVEL_CODE_LENGTH.items()
