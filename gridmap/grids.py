@@ -51,6 +51,10 @@ class GridRules:
 
 
 URBAN_RULES = GridRules(300, 500)
+# Balance goal: the largest grid of a village holds at most this many times the smallest.
+MAX_SPREAD = 1.5
+# Finer cells split dense hamlets better but cost time: stop refining past this many cells.
+MAX_CELLS = 60_000
 RURAL_RULES = GridRules(100, 300)
 
 
@@ -114,13 +118,20 @@ def generate_grids(
         pieces = np.array([village], dtype=object)
     else:
         pieces = None
-        for res in (resolution, resolution + 1):
+        best_spread = np.inf
+        for res in _finer_resolutions(village, resolution):
             labels, cells = _partition_cells(village, lon, lat, k, res)
-            pieces = _clip_regions(village, cells, labels, k)
-            counts = np.bincount(_owner(pieces, lon, lat), minlength=len(pieces))
-            if counts.min() >= rules.min_households and counts.max() <= rules.max_households:
+            candidate = _clip_regions(village, cells, labels, k)
+            counts = np.bincount(_owner(candidate, lon, lat), minlength=len(candidate))
+            spread = counts.max() / max(counts.min(), 1)
+            in_bounds = (
+                counts.min() >= rules.min_households and counts.max() <= rules.max_households
+            )
+            if pieces is None or (in_bounds and spread < best_spread):
+                pieces, best_spread = candidate, spread
+            if in_bounds and spread <= MAX_SPREAD:
                 break
-            notes.append(f"resolution {res} cells too coarse for the bounds; trying finer")
+            notes.append(f"resolution {res}: spread {spread:.2f}, trying finer cells")
     assert pieces is not None
     owner = _owner(pieces, lon, lat)
     households = np.bincount(owner[owner >= 0], minlength=len(pieces))
@@ -216,6 +227,17 @@ def generate_for_villages(
             )
         )
     return results
+
+
+def _finer_resolutions(village: shapely.Geometry, resolution: int) -> list[int]:
+    """The starting resolution, then up to two finer ones while the village stays affordable."""
+    area_m2 = float(crs.areas_m2(np.array([village], dtype=object))[0])
+    cell_m2 = 15_047.5  # mean area of an H3 resolution-10 cell
+    return [
+        res
+        for res in range(resolution, resolution + 3)
+        if res == resolution or area_m2 / (cell_m2 * 7.0 ** (res - 10)) <= MAX_CELLS
+    ]
 
 
 def _cells_latlng(
