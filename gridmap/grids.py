@@ -348,7 +348,7 @@ def _keep_connected(
 def _clip_regions(
     village: shapely.Geometry, cells: NDArray[np.uint64], labels: NDArray[np.int64], k: int
 ) -> NDArray[np.object_]:
-    """Grid polygons: each label's cells clipped to the village, the last one the remainder."""
+    """Grid polygons: each label's cells clipped to the village (one snap grid, so edges match)."""
     wkb = np.asarray(
         pa.array(h3v.cells_to_wkb_polygons(pa.array(cells))).to_numpy(zero_copy_only=False),
         dtype=object,

@@ -19,6 +19,7 @@ and ``near_boundary`` tells the caller to confirm with the user. The index persi
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -921,8 +922,6 @@ def rebuild_index(
 
     Run after every new generation (import, grids, plan) so the API serves the current map.
     """
-    import time
-
     started = time.perf_counter()
     generation = db.generations.current(session)
     counties = db.units.read(session, level="county")
