@@ -35,7 +35,11 @@ test: lint
 	@$(BIN)/python -m pytest -q gridmap tests --doctest-modules --ignore=gridmap/db/migrations
 
 bench: venv
-	@$(BIN)/gridmap bench lookup --json
+	@command -v wrk >/dev/null || scripts/install-system.sh wrk
+	@$(BIN)/gridmap demo > /dev/null
+	@$(BIN)/gridmap bench lookup --json > benchmarks/results/lookup.json
+	@$(BIN)/gridmap bench locate --json > benchmarks/results/locate.json
+	@echo "results in benchmarks/results/"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -4,7 +4,7 @@
 # Debian/Ubuntu only; elsewhere it prints what to do instead.
 set -euo pipefail
 
-need=()
+need=("$@")  # extra packages asked for, e.g. wrk for the benchmarks
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
 ls /usr/share/postgresql/15/extension/postgis.control >/dev/null 2>&1 || need+=(postgresql-15-postgis-3)
 command -v ogrinfo >/dev/null 2>&1 || need+=(gdal-bin)
