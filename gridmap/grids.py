@@ -53,6 +53,8 @@ class GridRules:
 URBAN_RULES = GridRules(300, 500)
 # Balance goal: the largest grid of a village holds at most this many times the smallest.
 MAX_SPREAD = 1.5
+# A bisection whose halves miss their household target by more than this share tries another axis.
+BALANCE_TOLERANCE = 0.1
 # Finer cells split dense hamlets better but cost time: stop refining past this many cells.
 MAX_CELLS = 60_000
 RURAL_RULES = GridRules(100, 300)
@@ -301,18 +303,40 @@ def _bisect(
     target = total * k_left / k
     local = xy[members] - xy[members].mean(axis=0)
     # Cut across the longer axis (principal component of the cells, not weighted by households
-    # so empty mountains still count toward shape).
+    # so empty mountains still count toward shape). Keeping both sides connected can move a big
+    # piece of a concave village across the cut; if that unbalances the halves, the shorter
+    # axis gets a try and the better-balanced split wins.
     _, _, vt = np.linalg.svd(local, full_matrices=False)
-    order = np.argsort(local @ vt[0], kind="stable")
+    best_split: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None
+    best_error = np.inf
+    for axis in vt[: min(2, len(vt))]:
+        left, right = _cut(members, local @ axis, w, target)
+        left, right = _keep_connected(left, right, weights, adjacency)
+        error = abs(weights[left].sum() - target)
+        if error < best_error:
+            best_split, best_error = (left, right), error
+        if error <= BALANCE_TOLERANCE * target:
+            break
+    assert best_split is not None
+    left, right = best_split
+    _bisect(left, k_left, first_label, weights, xy, adjacency, labels)
+    _bisect(right, k - k_left, first_label + k_left, weights, xy, adjacency, labels)
+
+
+def _cut(
+    members: NDArray[np.int64],
+    projection: NDArray[np.float64],
+    w: NDArray[np.float64],
+    target: float,
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Split ``members`` along ``projection`` where the running household sum meets ``target``."""
+    order = np.argsort(projection, kind="stable")
     cumulative = np.cumsum(w[order])
     error = np.abs(cumulative - target)
     best = np.flatnonzero(error <= error.min() + 1e-9)
     cut = int(best[len(best) // 2]) + 1  # middle of a flat (empty) stretch keeps shapes compact
     cut = min(max(cut, 1), len(members) - 1)
-    left, right = members[order[:cut]], members[order[cut:]]
-    left, right = _keep_connected(left, right, weights, adjacency)
-    _bisect(left, k_left, first_label, weights, xy, adjacency, labels)
-    _bisect(right, k - k_left, first_label + k_left, weights, xy, adjacency, labels)
+    return members[order[:cut]], members[order[cut:]]
 
 
 def _keep_connected(
