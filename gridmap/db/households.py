@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from gridmap.db.models import Household
@@ -74,20 +74,3 @@ def set_grids(session: Session, ids: Sequence[int], grid_codes: Sequence[str | N
 def delete_county(session: Session, county_code: str) -> None:
     """Remove a county's households (a synthetic county is regenerated as a whole)."""
     session.execute(delete(Household).where(Household.county_code == county_code))
-
-
-def clear_grids(session: Session, county_code: str) -> None:
-    """Forget grid assignments before grids are redrawn."""
-    session.execute(
-        update(Household).where(Household.county_code == county_code).values(grid_code=None)
-    )
-
-
-def count(session: Session, county_code: str) -> int:
-    """Number of households in a county."""
-    return int(
-        session.scalar(
-            select(func.count()).select_from(Household).where(Household.county_code == county_code)
-        )
-        or 0
-    )

@@ -201,17 +201,6 @@ def record_lineage(
         )
 
 
-def lineage_of(session: Session, code: str) -> Sequence[Row[Any]]:
-    """Lineage rows whose predecessor or successor carries ``code``."""
-    ids = select(Unit.id).where(Unit.code == code)
-    query = (
-        select(Lineage)
-        .where(Lineage.predecessor_id.in_(ids) | Lineage.successor_id.in_(ids))
-        .order_by(Lineage.id)
-    )
-    return session.execute(query).all()
-
-
 def leaves(session: Session, *, county: str | None = None) -> gpd.GeoDataFrame:
     """Current units with no current children: the finest layer, where point lookups end."""
     child = aliased(Unit)
