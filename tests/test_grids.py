@@ -12,17 +12,30 @@ METRE = 1 / 111_000  # about one metre in degrees, for building test shapes
 
 
 def households_in(area: shapely.Geometry, n: int, rng: np.random.Generator, clusters: int = 4):
-    """``n`` points clustered around a few centres, all inside ``area``."""
+    """``n`` points clustered around a few centres, all inside ``area``.
+
+    Bounded: a thin sliver of a village may catch few clustered draws, so after a few rounds the
+    rest is drawn uniformly in the box, and any shortfall repeats a point known to be inside.
+    """
     minx, miny, maxx, maxy = area.bounds
     centres = np.column_stack(
         (rng.uniform(minx, maxx, clusters), rng.uniform(miny, maxy, clusters))
     )
-    points = []
-    while sum(len(p) for p in points) < n:
-        c = centres[rng.integers(0, clusters, 4 * n)]
-        xy = c + rng.normal(0, (maxx - minx) / 10, (4 * n, 2))
-        points.append(xy[shapely.contains_xy(area, xy[:, 0], xy[:, 1])])
-    xy = np.concatenate(points)[:n]
+    points, found = [], 0
+    for round_ in range(40):
+        if found >= n:
+            break
+        if round_ < 20:
+            xy = centres[rng.integers(0, clusters, 4 * n)] + rng.normal(
+                0, (maxx - minx) / 10, (4 * n, 2)
+            )
+        else:
+            xy = np.column_stack((rng.uniform(minx, maxx, 4 * n), rng.uniform(miny, maxy, 4 * n)))
+        inside = xy[shapely.contains_xy(area, xy[:, 0], xy[:, 1])]
+        points.append(inside)
+        found += len(inside)
+    inner = shapely.get_coordinates(shapely.point_on_surface(area))
+    xy = np.concatenate([*points, np.repeat(inner, max(0, n - found), axis=0)])[:n]
     return xy[:, 0], xy[:, 1]
 
 
