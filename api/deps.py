@@ -7,16 +7,22 @@ the thread pool, and three hops per request cost the locate endpoint 85 % of its
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import Depends, Query, Request
+import orjson
+from fastapi import Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
+from gridmap.errors import CoordinateOutOfRangeError
 from gridmap.lookup import Index
 from gridmap.settings import Settings
+
+T = TypeVar("T")
+CRS = Literal["wgs84", "cgcs2000", "gcj02", "bd09"]
 
 
 def _session(request: Request) -> Iterator[Session]:
@@ -90,3 +96,41 @@ def positive_int_param(params: Mapping[str, str], name: str) -> int:
             ]
         )
     return int(raw)
+
+
+def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
+    """``min_lon,min_lat,max_lon,max_lat`` as four floats, or a 422 naming the problem."""
+    if bbox is None:
+        return None
+    try:
+        values = tuple(float(v) for v in bbox.split(","))
+    except ValueError as error:
+        raise CoordinateOutOfRangeError(
+            f"bbox {bbox!r} must be four numbers min_lon,min_lat,max_lon,max_lat", bbox=bbox
+        ) from error
+    if len(values) != 4:
+        raise CoordinateOutOfRangeError(
+            f"bbox {bbox!r} must be four numbers min_lon,min_lat,max_lon,max_lat", bbox=bbox
+        )
+    return values  # type: ignore[return-value]
+
+
+def now(request: Request) -> datetime:
+    """The app's clock (``app.state.clock``): real time, or a test's controllable clock."""
+    return request.app.state.clock()
+
+
+def run_in_session(request: Request, work: Callable[[Session], T]) -> T:
+    """Run ``work`` in one transaction on a new session: commit if it returns, roll back if not."""
+    with request.app.state.sessions() as session, session.begin():
+        return work(session)
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """orjson-rendered JSON (datetimes as ISO 8601 with their offset)."""
+    return Response(
+        orjson.dumps(body, default=str, option=orjson.OPT_NON_STR_KEYS),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )

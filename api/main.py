@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,11 +17,13 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import install_error_handlers, problem
-from api.routers import locate, qa, units
+from api.routers import incidents, locate, open311, qa, units, workers
 from gridmap import __version__, db, lookup
+from gridmap import incidents as cases
 from gridmap.settings import Settings
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
+logger = logging.getLogger("gridmap.api")
 
 
 INDEX_REFRESH_S = 5.0
@@ -39,6 +42,21 @@ async def _refresh_index(app: FastAPI) -> None:
             newest = await asyncio.to_thread(db.generations.current, session)
         if newest != app.state.index.generation:
             app.state.index = await asyncio.to_thread(_load_index, app)
+
+
+async def _escalate_overdue(app: FastAPI, every_s: float) -> None:
+    """Escalate overdue cases one tier, on a schedule (the CLI does the same on demand)."""
+
+    def run() -> int:
+        with app.state.sessions() as session, session.begin():
+            return len(cases.escalate_overdue(session, now=app.state.clock()))
+
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.to_thread(run)
+        except Exception:  # a failed round must not stop the schedule; the next one retries
+            logger.exception("scheduled escalation failed")
 
 
 class BodyLimit:
@@ -77,9 +95,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessions = db.session.sessionmaker_for(engine)
         app.state.index = await asyncio.to_thread(_load_index, app)
-        refresher = asyncio.create_task(_refresh_index(app))
+        tasks = [asyncio.create_task(_refresh_index(app))]
+        if settings.escalate_every_s > 0:
+            tasks.append(asyncio.create_task(_escalate_overdue(app, settings.escalate_every_s)))
         yield
-        refresher.cancel()
+        for task in tasks:
+            task.cancel()
         engine.dispose()
 
     app = FastAPI(
@@ -91,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.clock = cases.now_utc  # tests swap in a controllable clock
     app.mount(
         "/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger"
     )
@@ -118,7 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok", "postgis": version}
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
-    for router in (units.router, locate.router, qa.router):
+    for router in (units.router, locate.router, qa.router, incidents.router, workers.router):
         app.include_router(router, prefix="/api/v1")
+    app.include_router(open311.router, prefix="/open311/v2")
     install_error_handlers(app)
     return app

@@ -249,16 +249,26 @@ def _demo_county(settings: Settings, county: str, seed: int) -> dict[str, Any]:
     """Synthesize one county, draw its grids and index them, unless this seed is loaded."""
     with transaction(settings) as session:
         if synth.is_loaded(session, county, seed=seed):
-            return {"synthetic": {"county_code": county, "seed": seed, "already_loaded": True}}
-        console.print(f"synthesizing {county} (seed {seed}) and drawing its grids…")
-        started = time.perf_counter()
-        made = synth.load_county(session, county, seed=seed)
-        drawn = grids.generate_for_county(
-            session, county, **_rules(settings, county), resolution=settings.h3_resolution
-        )
-        index = lookup.rebuild_index(session, county, resolution=settings.h3_resolution)
-        made["seconds"] = round(time.perf_counter() - started, 1)
-        return {"synthetic": made, "grids": drawn, "index": index}
+            summary: dict[str, Any] = {
+                "synthetic": {"county_code": county, "seed": seed, "already_loaded": True}
+            }
+        else:
+            console.print(f"synthesizing {county} (seed {seed}) and drawing its grids…")
+            started = time.perf_counter()
+            made = synth.load_county(session, county, seed=seed)
+            drawn = grids.generate_for_county(
+                session, county, **_rules(settings, county), resolution=settings.h3_resolution
+            )
+            index = lookup.rebuild_index(session, county, resolution=settings.h3_resolution)
+            made["seconds"] = round(time.perf_counter() - started, 1)
+            summary = {"synthetic": made, "grids": drawn, "index": index}
+    with transaction(settings) as session:
+        if not db.workers.search(session, db.scope.EVERYTHING, county=county, limit=1)[0]:
+            console.print(f"adding grid workers and sample incidents to {county}…")
+            summary["workers"] = synth.load_workers(session, county, seed=seed)
+            index = lookup.load_index(session, resolution=settings.h3_resolution)
+            summary["incidents"] = synth.load_incidents(session, index, county, seed=seed)
+    return summary
 
 
 def _render_demo(summary: dict[str, Any]) -> None:
@@ -271,15 +281,21 @@ def _render_demo(summary: dict[str, Any]) -> None:
         made = part["synthetic"]
         if made.get("already_loaded"):
             console.print(f"synthetic {made['county_code']} (seed {made['seed']}) already loaded")
-            continue
-        g = part["grids"]
-        console.print(
-            f"synthetic {made['county_code']}: {made['townships']} townships, "
-            f"{made['villages']} villages, {made['communities']} communities, "
-            f"{made['households']} households, {made['persons']} persons; "
-            f"{g['grids']} grids in {g['seconds']:.1f} s, max spread {g['max_spread']:.2f}, "
-            f"out of bounds {g['grids_out_of_bounds']}"
-        )
+        else:
+            g = part["grids"]
+            console.print(
+                f"synthetic {made['county_code']}: {made['townships']} townships, "
+                f"{made['villages']} villages, {made['communities']} communities, "
+                f"{made['households']} households, {made['persons']} persons; "
+                f"{g['grids']} grids in {g['seconds']:.1f} s, max spread "
+                f"{g['max_spread']:.2f}, out of bounds {g['grids_out_of_bounds']}"
+            )
+        if "workers" in part:
+            console.print(
+                f"  {part['workers']['workers']} grid workers "
+                f"({part['workers']['off_duty']} off duty), "
+                f"{part['incidents']['incidents']} sample incidents across the seven stages"
+            )
 
 
 def _rules(settings: Settings, county: str) -> dict[str, grids.GridRules]:

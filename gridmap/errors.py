@@ -57,3 +57,31 @@ class UnknownGenerationError(GridmapError, LookupError):
 
 class PayloadTooLargeError(GridmapError, ValueError):
     """A request carries more items than the configured limit."""
+
+
+class NotFoundError(GridmapError, LookupError):
+    """An incident, worker or category id that does not exist (or is outside the caller's scope)."""
+
+
+class InvalidTransitionError(GridmapError, ValueError):
+    """A workflow action not allowed from the incident's current stage; lists the allowed ones."""
+
+
+class ConcurrentUpdateError(GridmapError, RuntimeError):
+    """Someone else changed the incident between reading and writing it; reload and retry."""
+
+
+class SeparationOfDutiesError(GridmapError, PermissionError):
+    """Verification (核查) by the person who handled or dispatched the case."""
+
+
+class IdempotencyKeyReusedError(GridmapError, ValueError):
+    """An Idempotency-Key sent again with a different request body."""
+
+
+class IdempotencyKeyInProgressError(GridmapError, RuntimeError):
+    """A request with this Idempotency-Key is still being processed; retry shortly."""
+
+
+class InvalidInputError(GridmapError, ValueError):
+    """A field value the API or CLI cannot accept (too long, malformed date, bad range)."""

@@ -26,5 +26,9 @@ class Settings(BaseSettings):
     max_batch_points: int = Field(100_000, gt=0)
     # Per-county grid rules, e.g. {"513401": {"urban": [300, 500], "rural": [100, 300]}}.
     grid_rules: dict[str, dict[str, tuple[int, int]]] = Field(default_factory=dict)
+    # Overdue cases climb one tier every this many seconds (0: only `gridmap incidents escalate`).
+    escalate_every_s: float = Field(300.0, ge=0)
+    # Keys Open311 clients send as api_key; replace the demo key on a real deployment.
+    open311_api_keys: list[str] = Field(default_factory=lambda: ["gridmap-demo-key"])
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)

@@ -464,3 +464,156 @@ def is_loaded(session: Session, county_code: str, *, seed: int) -> bool:
     return bool(grids) and db.units.source_of(session, county_code, "village") == (
         f"gridmap.synth seed={seed} (synthetic)"
     )
+
+
+SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何罗高林") + [
+    "阿说",
+    "吉克",
+    "沙马",
+    "俄木",
+    "马海",
+    "阿尔",
+    "海来",
+    "曲比",
+]
+GIVEN = list("建国明华军丽芳伟强秀英志勇春梅海燕晓东红霞德兴文静")
+STAGE_MIX = {  # share of demo incidents left in each stage
+    "reported": 0.12,
+    "accepted": 0.10,
+    "dispatched": 0.10,
+    "handling": 0.15,
+    "resolved": 0.10,
+    "closed": 0.25,
+    "rated": 0.18,
+}
+PATH = {  # the actions that bring a new incident to each stage
+    "reported": [],
+    "accepted": ["accept"],
+    "dispatched": ["accept", "dispatch"],
+    "handling": ["accept", "dispatch", "start"],
+    "resolved": ["accept", "dispatch", "start", "resolve"],
+    "closed": ["accept", "dispatch", "start", "resolve", "close"],
+    "rated": ["accept", "dispatch", "start", "resolve", "close", "rate"],
+}
+
+
+def person_names(count: int, rng: np.random.Generator) -> list[str]:
+    """Plausible Chinese (and Yi) personal names; repeats are fine, as in real rosters."""
+    surnames = rng.choice(SURNAMES, size=count)
+    given = rng.choice(GIVEN, size=(count, 2))
+    short = rng.random(count) < 0.3
+    return [
+        s + (g[0] if one else g[0] + g[1]) for s, g, one in zip(surnames, given, short, strict=True)
+    ]
+
+
+def load_workers(session: Session, county_code: str, *, seed: int) -> dict[str, int]:
+    """A roster for every grid of the county: one fulltime primary worker per grid, a parttime
+    worker supporting about three grids, and a cadre (包联干部) per village; ~5 % off duty."""
+    from gridmap import workers
+
+    rng = np.random.default_rng(seed + 101)
+    grids = db.units.read(session, county=county_code, level="grid")
+    codes = grids["code"].tolist()
+    names = iter(person_names(len(codes) * 2 + 1000, rng))
+    new: list[workers.NewWorker] = [
+        workers.NewWorker(
+            county_code, next(names), "fulltime", phone=_phone(rng), primary_grids=(code,)
+        )
+        for code in codes
+    ]
+    for start in range(0, len(codes), 3):
+        new.append(
+            workers.NewWorker(
+                county_code,
+                next(names),
+                "parttime",
+                phone=_phone(rng),
+                supporting_grids=tuple(codes[start : start + 3]),
+            )
+        )
+    for _village, members in grids.groupby(grids["code"].str[:12]):
+        new.append(
+            workers.NewWorker(
+                county_code,
+                next(names),
+                "cadre",
+                phone=_phone(rng),
+                supporting_grids=tuple(members["code"]),
+            )
+        )
+    off = rng.random(len(new)) < 0.05
+    new = [
+        workers.NewWorker(
+            w.county_code, w.name, w.role, w.phone, not o, w.primary_grids, w.supporting_grids
+        )
+        for w, o in zip(new, off, strict=True)
+    ]
+    ids = workers.add(session, new)
+    return {"workers": len(ids), "off_duty": int(off.sum())}
+
+
+def _phone(rng: np.random.Generator) -> str:
+    return "1" + "".join(map(str, rng.integers(0, 10, size=10)))
+
+
+def load_incidents(
+    session: Session,
+    index: Any,
+    county_code: str,
+    *,
+    seed: int,
+    count: int = 300,
+    now: Any = None,
+) -> dict[str, Any]:
+    """``count`` sample incidents over the last 90 days at household locations, walked through
+    the real workflow to a mix of stages (some overdue), all flagged synthetic."""
+    from datetime import timedelta
+
+    from gridmap import incidents, workflow
+
+    rng = np.random.default_rng(seed + 202)
+    now = now or incidents.now_utc()
+    households = db.households.read(session, county=county_code)
+    catalogue = [c for c in db.categories.read(session, active_only=True) if len(c.code) == 4]
+    weights = np.array([3.0 if c.tier == "grid" else 1.0 for c in catalogue])
+    picks = rng.choice(len(households), size=count, replace=False)
+    categories = rng.choice(len(catalogue), size=count, p=weights / weights.sum())
+    stages = rng.choice(list(STAGE_MIX), size=count, p=list(STAGE_MIX.values()))
+    ages_h = rng.uniform(1, 90 * 24, size=count)
+    made = dict.fromkeys(workflow.STAGES, 0)
+    for pick, category, stage, age in zip(picks, categories, stages, ages_h, strict=True):
+        house = households.iloc[int(pick)]
+        at = now - timedelta(hours=float(age))
+        report = incidents.Report(
+            lon=float(house["lon"]),
+            lat=float(house["lat"]),
+            category=catalogue[int(category)].code,
+            description=f"模拟事件：{catalogue[int(category)].name_zh}",
+            reporter=f"网格员上报 {person_names(1, rng)[0]}",
+        )
+        intake = incidents.report_incident(
+            session, index, report, now=at, source="demo", synthetic=True
+        )
+        case = intake.incident
+        clock = at
+        for action in PATH[str(stage)]:
+            clock = min(now, clock + timedelta(hours=float(rng.uniform(0.2, 30))))
+            actor = {
+                "start": f"worker:{case['worker_id']}",
+                "resolve": f"worker:{case['worker_id']}",
+                "dispatch": f"{county_code} 指挥中心",
+                "close": f"{county_code} 监督中心",
+            }.get(action, f"{case['village_code'] or county_code} 工作人员")
+            case = incidents.act(
+                session,
+                case["id"],
+                action,
+                actor=actor,
+                note="模拟办理",
+                rating=int(rng.integers(3, 6)) if action == "rate" else None,
+                now=clock,
+            )
+        made[str(stage)] += 1
+    session.flush()
+    return {"incidents": count, "by_stage": made}

@@ -6,32 +6,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from api.deps import PageDep, SessionDep
+from api.deps import PageDep, SessionDep, parse_bbox
 from api.schemas.geojson import GEOJSON, feature, feature_collection
 from gridmap import hierarchy
-from gridmap.errors import CoordinateOutOfRangeError, UnknownCodeError
+from gridmap.errors import UnknownCodeError
 
 router = APIRouter(tags=["units 区划单元"])
 
 
 def _properties(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in ("geojson", "id")}
-
-
-def _parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
-    if bbox is None:
-        return None
-    try:
-        values = tuple(float(v) for v in bbox.split(","))
-    except ValueError as error:
-        raise CoordinateOutOfRangeError(
-            f"bbox {bbox!r} must be four numbers min_lon,min_lat,max_lon,max_lat", bbox=bbox
-        ) from error
-    if len(values) != 4:
-        raise CoordinateOutOfRangeError(
-            f"bbox {bbox!r} must be four numbers min_lon,min_lat,max_lon,max_lat", bbox=bbox
-        )
-    return values  # type: ignore[return-value]
 
 
 @router.get("/units", response_class=Response, summary="List units / 区划单元列表")
@@ -53,7 +37,7 @@ def list_units(
         offset=page.offset,
         level=level,
         parent=parent,
-        bbox=_parse_bbox(bbox),
+        bbox=parse_bbox(bbox),
         generation=generation,
     )
     links = []

@@ -1,13 +1,29 @@
 """Everything that speaks SQL; callers write ``db.units.read(session, …)``."""
 
-from gridmap.db import cell_index, cluster, generations, households, models, session, units
+from gridmap.db import (
+    categories,
+    cell_index,
+    cluster,
+    generations,
+    households,
+    incidents,
+    models,
+    scope,
+    session,
+    units,
+    workers,
+)
 
 __all__ = [
+    "categories",
     "cell_index",
     "cluster",
     "generations",
     "households",
+    "incidents",
     "models",
+    "scope",
     "session",
     "units",
+    "workers",
 ]

@@ -172,3 +172,183 @@ class CellIndex(Base):
     generation: Mapped[int] = mapped_column(ForeignKey("generation.id"))
 
     __table_args__ = (Index("ix_cell_index_cell", "resolution", "h3_cell"),)
+
+
+class Category(Base):
+    """An incident category (大类 when ``parent_code`` is NULL, else 小类) with its rules."""
+
+    __tablename__ = "category"
+
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("category.code"))
+    name_zh: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str] = mapped_column(Text)
+    tier: Mapped[str] = mapped_column(String(8))
+    case_type: Mapped[str] = mapped_column(String(12))
+    limit_hours: Mapped[float] = mapped_column()
+    # Hours allowed in each open stage; NULL entries fall back to shares of limit_hours.
+    stage_hours: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )
+    active: Mapped[bool] = mapped_column(default=True, server_default="true")
+
+    __table_args__ = (
+        CheckConstraint("tier IN ('grid', 'village', 'township', 'county')", name="tier"),
+        CheckConstraint("case_type IN ('immediate', 'promised', 'coordinated')", name="case_type"),
+        CheckConstraint("limit_hours > 0", name="limit_positive"),
+    )
+
+
+class Worker(Base):
+    """A grid worker (网格员) or cadre (包联干部) of a county."""
+
+    __tablename__ = "worker"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    county_code: Mapped[str] = mapped_column(String(6))
+    name: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str] = mapped_column(Text, default="", server_default="")
+    role: Mapped[str] = mapped_column(String(10))
+    on_duty: Mapped[bool] = mapped_column(default=True, server_default="true")
+    synthetic: Mapped[bool] = mapped_column(default=False, server_default="false")
+    last_seen: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    position: Mapped[WKBElement | None] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False)
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("role IN ('fulltime', 'parttime', 'cadre')", name="role"),
+        Index("ix_worker_county", "county_code"),
+    )
+
+
+class WorkerGrid(Base):
+    """A worker's grid: ``primary`` (one per grid, gets its cases) or ``supporting``."""
+
+    __tablename__ = "worker_grid"
+
+    worker_id: Mapped[int] = mapped_column(
+        ForeignKey("worker.id", ondelete="CASCADE"), primary_key=True
+    )
+    grid_code: Mapped[str] = mapped_column(String(15), primary_key=True)
+    county_code: Mapped[str] = mapped_column(String(6))
+    duty: Mapped[str] = mapped_column(String(10))
+
+    __table_args__ = (
+        CheckConstraint("duty IN ('primary', 'supporting')", name="duty"),
+        Index(
+            "uq_worker_grid_primary",
+            "grid_code",
+            unique=True,
+            postgresql_where=text("duty = 'primary'"),
+        ),
+        Index("ix_worker_grid_grid", "grid_code"),
+    )
+
+
+class Position(Base):
+    """One GPS fix of a worker's patrol track (巡查轨迹), in WGS84, with its H3 cell."""
+
+    __tablename__ = "worker_position"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("worker.id", ondelete="CASCADE"))
+    county_code: Mapped[str] = mapped_column(String(6))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    accuracy_m: Mapped[float | None] = mapped_column()
+    h3_cell: Mapped[int] = mapped_column(BigInteger)  # resolution 11, for patrol coverage
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False), nullable=False
+    )
+
+    __table_args__ = (
+        Index("uq_worker_position_time", "worker_id", "recorded_at", unique=True),
+        Index("ix_worker_position_county_time", "county_code", "recorded_at"),
+    )
+
+
+class Incident(Base):
+    """An incident (事件/案件): where, what, which stage and tier, who has it, when it is due."""
+
+    __tablename__ = "incident"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    county_code: Mapped[str] = mapped_column(String(6))
+    township_code: Mapped[str | None] = mapped_column(String(9))
+    village_code: Mapped[str | None] = mapped_column(String(12))
+    grid_code: Mapped[str | None] = mapped_column(String(15))
+    near_boundary: Mapped[bool] = mapped_column(default=False)
+    h3_cell: Mapped[int] = mapped_column(BigInteger)  # resolution 11, for hotspots
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=True), nullable=False
+    )
+    input_crs: Mapped[str] = mapped_column(String(8))
+    category_code: Mapped[str] = mapped_column(ForeignKey("category.code"))
+    case_type: Mapped[str] = mapped_column(String(12))
+    description: Mapped[str] = mapped_column(Text, default="")
+    reporter: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(10), default="api")
+    device_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    gps_accuracy_m: Mapped[float | None] = mapped_column()
+    photo_urls: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    stage: Mapped[str] = mapped_column(String(10))
+    tier: Mapped[str] = mapped_column(String(8))
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("worker.id"))
+    department: Mapped[str | None] = mapped_column(Text)
+    handler: Mapped[str | None] = mapped_column(Text)
+    dispatcher: Mapped[str | None] = mapped_column(Text)
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    stage_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    stage_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rating: Mapped[int | None] = mapped_column(SmallInteger)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    synthetic: Mapped[bool] = mapped_column(default=False, server_default="false")
+    idempotency_key: Mapped[str | None] = mapped_column(Text)
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        CheckConstraint(
+            "stage IN ('reported', 'accepted', 'dispatched', 'handling', 'resolved', "
+            "'closed', 'rated')",
+            name="stage",
+        ),
+        CheckConstraint("tier IN ('grid', 'village', 'township', 'county')", name="tier"),
+        CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating"),
+        Index("uq_incident_idempotency_key", "idempotency_key", unique=True),
+        Index("ix_incident_county_stage", "county_code", "stage"),
+        Index("ix_incident_grid", "grid_code"),
+        Index(
+            "ix_incident_open_due",
+            "stage_due",
+            postgresql_where=text("stage NOT IN ('closed', 'rated')"),
+        ),
+        Index(
+            "ix_incident_open_worker",
+            "worker_id",
+            postgresql_where=text("stage NOT IN ('closed', 'rated')"),
+        ),
+        Index("ix_incident_county_reported", "county_code", "reported_at"),
+    )
+
+
+class IncidentEvent(Base):
+    """The audit trail: one row per transition (who, when, from, to, note)."""
+
+    __tablename__ = "incident_event"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"))
+    county_code: Mapped[str] = mapped_column(String(6))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(12))
+    from_stage: Mapped[str | None] = mapped_column(String(10))
+    to_stage: Mapped[str] = mapped_column(String(10))
+    from_tier: Mapped[str | None] = mapped_column(String(8))
+    to_tier: Mapped[str] = mapped_column(String(8))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_incident_event_incident", "incident_id", "id"),)

@@ -1,0 +1,114 @@
+"""The incident category catalogue (事件分类): defaults, validation, import and reading.
+
+Two levels: a 大类 has a two-digit code, its 小类 four digits starting with it. Each category
+carries a default tier, a case type and time limits (whole and per stage). The defaults ship in
+``gridmap/data/categories.json`` and are seeded by the migrations; counties change them with
+``gridmap categories import FILE`` or ``PUT /api/v1/categories/{code}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from gridmap import db, workflow
+from gridmap.errors import InvalidInputError, NotFoundError
+
+CASE_TYPES = tuple(workflow.CASE_TYPE_ZH)
+
+
+def defaults() -> list[dict[str, Any]]:
+    """The shipped default catalogue."""
+    text = resources.files("gridmap").joinpath("data/categories.json").read_text("utf-8")
+    return list(json.loads(text)["categories"])
+
+
+def read_file(path: str | Path) -> list[dict[str, Any]]:
+    """Categories from a JSON file shaped like the defaults (``{"categories": [...]}``)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise InvalidInputError(f"cannot read categories from {path}: {error}") from error
+    rows = data.get("categories") if isinstance(data, dict) else data
+    if not isinstance(rows, list):
+        raise InvalidInputError(f"{path} must hold a list under 'categories'")
+    return rows
+
+
+def check(rows: Sequence[dict[str, Any]], known: set[str]) -> None:
+    """Refuse a category row with a bad code, parent, tier, case type or limit, naming it."""
+    codes = known | {str(r.get("code")) for r in rows}
+    for row in rows:
+        code = str(row.get("code", ""))
+        parent = row.get("parent_code")
+        where = f"category {code!r}"
+        if not (code.isdigit() and len(code) in (2, 4)):
+            raise InvalidInputError(f"{where}: codes are 2 digits (大类) or 4 digits (小类)")
+        if len(code) == 4 and parent != code[:2]:
+            raise InvalidInputError(f"{where}: a 小类's parent_code must be {code[:2]!r}")
+        if len(code) == 2 and parent:
+            raise InvalidInputError(f"{where}: a 大类 has no parent_code")
+        if parent and parent not in codes:
+            raise InvalidInputError(f"{where}: parent {parent!r} does not exist")
+        if row.get("tier") not in workflow.TIERS:
+            raise InvalidInputError(f"{where}: tier must be one of {', '.join(workflow.TIERS)}")
+        if row.get("case_type") not in CASE_TYPES:
+            raise InvalidInputError(f"{where}: case_type must be one of {', '.join(CASE_TYPES)}")
+        hours = row.get("limit_hours")
+        if not isinstance(hours, int | float) or not 0 < hours <= 24 * 365:
+            raise InvalidInputError(f"{where}: limit_hours must be > 0 and at most a year")
+        for stage, value in (row.get("stage_hours") or {}).items():
+            if (
+                stage not in workflow.OPEN_STAGES
+                or not isinstance(value, int | float)
+                or value <= 0
+            ):
+                raise InvalidInputError(
+                    f"{where}: stage_hours takes positive hours for "
+                    f"{', '.join(workflow.OPEN_STAGES)}"
+                )
+        for name in ("name_zh", "name_en"):
+            if not str(row.get(name, "")).strip():
+                raise InvalidInputError(f"{where}: {name} is required")
+
+
+def put(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Validate and upsert categories (the caller commits); return how many were written."""
+    known = {c.code for c in db.categories.read(session)}
+    check(rows, known)
+    return db.categories.upsert(session, rows)
+
+
+def _as_dict(category: Any) -> dict[str, Any]:
+    limits = workflow.Limits(category.limit_hours, dict(category.stage_hours or {}))
+    return {
+        "code": category.code,
+        "parent_code": category.parent_code,
+        "name_zh": category.name_zh,
+        "name_en": category.name_en,
+        "tier": category.tier,
+        "tier_zh": workflow.TIER_ZH[category.tier],
+        "case_type": category.case_type,
+        "case_type_zh": workflow.CASE_TYPE_ZH[category.case_type],
+        "limit_hours": category.limit_hours,
+        "stage_hours": {s: round(limits.hours(s) or 0.0, 3) for s in workflow.OPEN_STAGES},
+        "active": category.active,
+    }
+
+
+def catalogue(session: Session) -> list[dict[str, Any]]:
+    """Every category with its effective hours per stage."""
+    return [_as_dict(c) for c in db.categories.read(session)]
+
+
+def get(session: Session, code: str) -> dict[str, Any]:
+    """One category; NotFoundError naming the code."""
+    found = db.categories.get(session, code)
+    if found is None:
+        raise NotFoundError(f"no category {code!r}", category=code)
+    return _as_dict(found)

@@ -1,0 +1,284 @@
+"""Incident rows and their audit trail: intake in few round trips, versioned updates, listings.
+
+Reads of incidents go through :func:`gridmap.db.scope.scoped`. Updates are optimistic: they name
+the version they read, so of two concurrent actions on one case exactly one succeeds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, func, select, text, update
+from sqlalchemy import insert as sql_insert
+from sqlalchemy.orm import Session
+
+from gridmap.db.models import Incident, IncidentEvent
+from gridmap.db.scope import Scope, scoped
+
+OPEN = ("reported", "accepted", "dispatched", "handling", "resolved")
+
+COLUMNS = (
+    Incident.id,
+    Incident.county_code,
+    Incident.township_code,
+    Incident.village_code,
+    Incident.grid_code,
+    Incident.near_boundary,
+    Incident.h3_cell,
+    func.ST_X(Incident.geom).label("lon"),
+    func.ST_Y(Incident.geom).label("lat"),
+    Incident.input_crs,
+    Incident.category_code,
+    Incident.case_type,
+    Incident.description,
+    Incident.reporter,
+    Incident.source,
+    Incident.device_time,
+    Incident.gps_accuracy_m,
+    Incident.photo_urls,
+    Incident.stage,
+    Incident.tier,
+    Incident.worker_id,
+    Incident.department,
+    Incident.handler,
+    Incident.dispatcher,
+    Incident.reported_at,
+    Incident.stage_at,
+    Incident.stage_due,
+    Incident.due_at,
+    Incident.closed_at,
+    Incident.rating,
+    Incident.version,
+    Incident.synthetic,
+    Incident.idempotency_key,
+    Incident.request_hash,
+)
+
+
+def key_lock_id(key: str) -> int:
+    """A signed 64-bit advisory-lock id for an idempotency key."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def try_lock_key(session: Session, key: str) -> bool:
+    """Hold the key's advisory lock until the transaction ends; False if another request has it."""
+    return bool(
+        session.execute(
+            text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": key_lock_id(key)}
+        ).scalar_one()
+    )
+
+
+INTAKE_CONTEXT = text(
+    """
+    SELECT
+      (SELECT id FROM incident WHERE idempotency_key = :key) AS existing_id,
+      (SELECT request_hash FROM incident WHERE idempotency_key = :key) AS existing_hash,
+      c.code, c.tier, c.case_type, c.limit_hours, c.stage_hours, c.active,
+      (SELECT w.id FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
+        WHERE wg.grid_code = :grid AND wg.duty = 'primary' AND w.on_duty) AS primary_worker
+    FROM (SELECT 1) AS one LEFT JOIN category c ON c.code = :category
+    """
+)
+
+
+def intake_context(
+    session: Session, *, key: str | None, category: str, grid: str | None
+) -> Row[Any]:
+    """In one round trip: an incident already made with ``key``, the category's rules, and the
+    grid's on-duty primary worker."""
+    return session.execute(INTAKE_CONTEXT, {"key": key, "category": category, "grid": grid}).one()
+
+
+INSERT = text(
+    """
+    WITH new AS (
+      INSERT INTO incident (
+        county_code, township_code, village_code, grid_code, near_boundary, h3_cell, geom,
+        input_crs, category_code, case_type, description, reporter, source, device_time,
+        gps_accuracy_m, photo_urls, stage, tier, worker_id, reported_at, stage_at, stage_due,
+        due_at, version, synthetic, idempotency_key, request_hash)
+      VALUES (
+        :county_code, :township_code, :village_code, :grid_code, :near_boundary, :h3_cell,
+        ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
+        :input_crs, :category_code, :case_type, :description, :reporter, :source, :device_time,
+        :gps_accuracy_m, CAST(:photo_urls AS jsonb), :stage, :tier, :worker_id, :reported_at,
+        :stage_at, :stage_due, :due_at, 1, :synthetic, :idempotency_key, :request_hash)
+      RETURNING id, county_code, stage, tier, reported_at
+    ), audit AS (
+      INSERT INTO incident_event (incident_id, county_code, at, actor, action, from_stage,
+                                  to_stage, from_tier, to_tier, note)
+      SELECT id, county_code, reported_at, :reporter_actor, 'report', NULL, stage, NULL, tier,
+             :note
+      FROM new
+    )
+    SELECT id FROM new
+    """
+)
+
+
+def insert(session: Session, values: dict[str, Any], *, actor: str, note: str = "") -> int:
+    """Insert one incident and its first audit row in one statement; return its id."""
+    params = {**values, "reporter_actor": actor, "note": note}
+    return int(session.execute(INSERT, params).scalar_one())
+
+
+def insert_many(session: Session, rows: Sequence[dict[str, Any]], *, actor: str) -> list[int]:
+    """Insert incidents and their audit rows (executemany of :data:`INSERT`); ids in order."""
+    return [insert(session, row, actor=actor) for row in rows]
+
+
+def get(session: Session, incident_id: int, scope: Scope) -> Row[Any] | None:
+    """One incident as a row of :data:`COLUMNS`, or None when missing or outside ``scope``."""
+    query = scoped(select(*COLUMNS).where(Incident.id == incident_id), Incident, scope)
+    return session.execute(query).one_or_none()
+
+
+def by_keys(session: Session, keys: Sequence[str]) -> dict[str, Row[Any]]:
+    """Incidents made with these idempotency keys, by key."""
+    if not keys:
+        return {}
+    rows = session.execute(select(*COLUMNS).where(Incident.idempotency_key.in_(list(keys))))
+    return {row.idempotency_key: row for row in rows}
+
+
+def update_versioned(
+    session: Session,
+    incident_id: int,
+    version: int,
+    changes: dict[str, Any],
+    event: dict[str, Any],
+) -> bool:
+    """Apply ``changes`` if the incident is still at ``version``; write the audit row with them."""
+    done = session.execute(
+        update(Incident)
+        .where(Incident.id == incident_id, Incident.version == version)
+        .values(**changes, version=Incident.version + 1)
+        .returning(Incident.county_code)
+    ).scalar_one_or_none()
+    if done is None:
+        return False
+    session.execute(
+        sql_insert(IncidentEvent).values(incident_id=incident_id, county_code=done, **event)
+    )
+    return True
+
+
+def events(session: Session, incident_id: int) -> list[Row[Any]]:
+    """The audit trail of one incident, oldest first."""
+    query = (
+        select(
+            IncidentEvent.at,
+            IncidentEvent.actor,
+            IncidentEvent.action,
+            IncidentEvent.from_stage,
+            IncidentEvent.to_stage,
+            IncidentEvent.from_tier,
+            IncidentEvent.to_tier,
+            IncidentEvent.note,
+        )
+        .where(IncidentEvent.incident_id == incident_id)
+        .order_by(IncidentEvent.id)
+    )
+    return list(session.execute(query))
+
+
+def search(
+    session: Session,
+    scope: Scope,
+    *,
+    county: str | None = None,
+    code: str | None = None,
+    stages: Sequence[str] | None = None,
+    category: str | None = None,
+    overdue_at: datetime | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    worker_id: int | None = None,
+    ids: Sequence[int] | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[int, list[Row[Any]]]:
+    """Incidents matching every given filter, newest first, with the total count."""
+    query = scoped(select(*COLUMNS), Incident, scope)
+    if county is not None:
+        query = query.where(Incident.county_code == county)
+    if code is not None:
+        deepest = func.coalesce(Incident.grid_code, Incident.village_code, Incident.township_code)
+        query = query.where(deepest.startswith(code, autoescape=True))
+    if stages:
+        query = query.where(Incident.stage.in_(list(stages)))
+    if category is not None:
+        query = query.where(Incident.category_code.startswith(category, autoescape=True))
+    if overdue_at is not None:
+        query = query.where(
+            Incident.stage.in_(OPEN),
+            (Incident.stage_due < overdue_at) | (Incident.due_at < overdue_at),
+        )
+    if since is not None:
+        query = query.where(Incident.reported_at >= since)
+    if until is not None:
+        query = query.where(Incident.reported_at < until)
+    if bbox is not None:
+        query = query.where(Incident.geom.intersects(func.ST_MakeEnvelope(*bbox, 4326)))
+    if worker_id is not None:
+        query = query.where(Incident.worker_id == worker_id)
+    if ids is not None:
+        query = query.where(Incident.id.in_(list(ids)))
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = session.execute(
+        query.order_by(Incident.reported_at.desc(), Incident.id.desc()).limit(limit).offset(offset)
+    )
+    return int(total), list(rows)
+
+
+def overdue_ids(session: Session, now: datetime, *, below_tier: Sequence[str]) -> list[int]:
+    """Open incidents whose stage deadline has passed, at one of ``below_tier``."""
+    query = (
+        select(Incident.id)
+        .where(
+            Incident.stage.in_(OPEN),
+            Incident.stage_due < now,
+            Incident.tier.in_(list(below_tier)),
+        )
+        .order_by(Incident.stage_due)
+    )
+    return list(session.execute(query).scalars())
+
+
+def open_counts(session: Session, worker_ids: Sequence[int]) -> dict[int, int]:
+    """Open incidents per worker (0 for workers with none)."""
+    rows = session.execute(
+        select(Incident.worker_id, func.count())
+        .where(Incident.worker_id.in_(list(worker_ids)), Incident.stage.in_(OPEN))
+        .group_by(Incident.worker_id)
+    )
+    counts = {int(w): int(n) for w, n in rows}
+    return {w: counts.get(w, 0) for w in worker_ids}
+
+
+def monthly_cells(
+    session: Session, scope: Scope, *, county: str, since: datetime, until: datetime
+) -> list[Row[Any]]:
+    """Incident rows (month, h3 cell, grid, category) in a period, for hotspot counting."""
+    local = func.timezone("Asia/Shanghai", Incident.reported_at)  # months of China Standard Time
+    query = scoped(
+        select(
+            func.to_char(local, "YYYY-MM").label("month"),
+            Incident.h3_cell,
+            Incident.grid_code,
+            Incident.village_code,
+            Incident.category_code,
+        ).where(
+            Incident.county_code == county,
+            Incident.reported_at >= since,
+            Incident.reported_at < until,
+        ),
+        Incident,
+        scope,
+    )
+    return list(session.execute(query))

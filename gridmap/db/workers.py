@@ -1,0 +1,239 @@
+"""Grid workers (网格员), their grids, and their GPS tracks; reads go through ``scoped``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, delete, func, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from gridmap.db.models import Position, Unit, Worker, WorkerGrid
+from gridmap.db.scope import Scope, scoped
+
+COLUMNS = (
+    Worker.id,
+    Worker.county_code,
+    Worker.name,
+    Worker.phone,
+    Worker.role,
+    Worker.on_duty,
+    Worker.synthetic,
+    Worker.last_seen,
+    func.ST_X(Worker.position).label("lon"),
+    func.ST_Y(Worker.position).label("lat"),
+)
+
+
+def create(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert workers (county_code, name, phone, role, on_duty, synthetic); ids in order."""
+    if not rows:
+        return []
+    result = session.execute(
+        insert(Worker).returning(Worker.id, sort_by_parameter_order=True), rows
+    )
+    return [int(i) for i in result.scalars()]
+
+
+def assign(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Attach workers to grids (worker_id, grid_code, county_code, duty); a new primary of a
+    grid demotes the old one to supporting, in the same transaction."""
+    primaries = sorted({r["grid_code"] for r in rows if r["duty"] == "primary"})
+    if primaries:
+        session.execute(
+            update(WorkerGrid)
+            .where(WorkerGrid.grid_code.in_(primaries), WorkerGrid.duty == "primary")
+            .values(duty="supporting")
+        )
+    statement = text(
+        """
+        INSERT INTO worker_grid (worker_id, grid_code, county_code, duty)
+        VALUES (:worker_id, :grid_code, :county_code, :duty)
+        ON CONFLICT (worker_id, grid_code) DO UPDATE SET duty = excluded.duty
+        """
+    )
+    session.execute(statement, list(rows))
+
+
+def unassign(session: Session, worker_id: int, grid_codes: Sequence[str]) -> int:
+    """Detach a worker from grids; return how many links were removed."""
+    result = session.execute(
+        delete(WorkerGrid).where(
+            WorkerGrid.worker_id == worker_id, WorkerGrid.grid_code.in_(list(grid_codes))
+        )
+    )
+    return int(result.rowcount or 0)
+
+
+def get(session: Session, worker_id: int, scope: Scope) -> Row[Any] | None:
+    """One worker, or None when missing or outside ``scope``."""
+    query = scoped(select(*COLUMNS).where(Worker.id == worker_id), Worker, scope)
+    return session.execute(query).one_or_none()
+
+
+def grids_of(session: Session, worker_ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+    """(grid code, duty) pairs per worker."""
+    rows = session.execute(
+        select(WorkerGrid.worker_id, WorkerGrid.grid_code, WorkerGrid.duty)
+        .where(WorkerGrid.worker_id.in_(list(worker_ids)))
+        .order_by(WorkerGrid.worker_id, WorkerGrid.grid_code)
+    )
+    found: dict[int, list[tuple[str, str]]] = {int(w): [] for w in worker_ids}
+    for worker_id, grid, duty in rows:
+        found[int(worker_id)].append((grid, duty))
+    return found
+
+
+def search(
+    session: Session,
+    scope: Scope,
+    *,
+    county: str | None = None,
+    code: str | None = None,
+    on_duty: bool | None = None,
+    role: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[int, list[Row[Any]]]:
+    """Workers matching the filters (``code``: any of their grids lies under it), with a total."""
+    query = scoped(select(*COLUMNS), Worker, scope)
+    if county is not None:
+        query = query.where(Worker.county_code == county)
+    if code is not None:
+        query = scoped(query, Worker, Scope((code,)))
+    if on_duty is not None:
+        query = query.where(Worker.on_duty == on_duty)
+    if role is not None:
+        query = query.where(Worker.role == role)
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = session.execute(query.order_by(Worker.id).limit(limit).offset(offset))
+    return int(total), list(rows)
+
+
+def set_on_duty(session: Session, worker_id: int, on_duty: bool) -> bool:
+    """Set the on-duty flag; False if no such worker."""
+    result = session.execute(
+        update(Worker).where(Worker.id == worker_id).values(on_duty=on_duty).returning(Worker.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+CANDIDATES = text(
+    """
+    SELECT w.id AS worker_id, w.role, min(wg.grid_code) AS grid_code,
+           min(ST_Distance(
+             COALESCE(w.position, ST_PointOnSurface(u.geom))::geography,
+             ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography)) AS distance_m
+    FROM worker_grid wg
+    JOIN worker w ON w.id = wg.worker_id
+    JOIN unit u ON u.code = wg.grid_code AND u.generation_high IS NULL
+    WHERE wg.grid_code LIKE :prefix || '%' AND w.on_duty
+    GROUP BY w.id, w.role
+    """
+)
+
+
+def candidates(session: Session, *, prefix: str, lon: float, lat: float) -> list[Row[Any]]:
+    """On-duty workers with a grid under ``prefix``: id, role, one grid, distance in metres
+    (from their last position, else from their grid)."""
+    return list(session.execute(CANDIDATES, {"prefix": prefix, "lon": lon, "lat": lat}))
+
+
+def unstaffed_grids(session: Session, county: str, *, role: str = "fulltime") -> list[Row[Any]]:
+    """Current grids of a county with no worker of ``role`` attached (any duty)."""
+    staffed = (
+        select(WorkerGrid.grid_code)
+        .join(Worker, Worker.id == WorkerGrid.worker_id)
+        .where(Worker.role == role, WorkerGrid.county_code == county)
+    )
+    query = (
+        select(Unit.code, Unit.name, Unit.parent_code, Unit.households)
+        .where(
+            Unit.county_code == county,
+            Unit.level == "grid",
+            Unit.generation_high.is_(None),
+            Unit.code.not_in(staffed),
+        )
+        .order_by(Unit.code)
+    )
+    return list(session.execute(query))
+
+
+def add_positions(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Store GPS fixes (worker_id, county_code, recorded_at, lon, lat, accuracy_m, h3_cell),
+    skipping ones already stored (same worker and time), and move each worker's last
+    position forward. Return how many were new."""
+    if not rows:
+        return 0
+    statement = text(
+        """
+        INSERT INTO worker_position (worker_id, county_code, recorded_at, accuracy_m, h3_cell, geom)
+        SELECT w, c, t, a, h, ST_SetSRID(ST_MakePoint(x, y), 4326)
+        FROM unnest(CAST(:worker_id AS int[]), CAST(:county_code AS text[]),
+                    CAST(:recorded_at AS timestamptz[]), CAST(:accuracy_m AS float8[]),
+                    CAST(:h3_cell AS bigint[]), CAST(:lon AS float8[]), CAST(:lat AS float8[]))
+             AS p(w, c, t, a, h, x, y)
+        ON CONFLICT (worker_id, recorded_at) DO NOTHING
+        RETURNING 1
+        """
+    )
+    columns = ("worker_id", "county_code", "recorded_at", "accuracy_m", "h3_cell", "lon", "lat")
+    params = {c: [r[c] for r in rows] for c in columns}
+    added = len(session.execute(statement, params).all())
+    session.execute(
+        text(
+            """
+            UPDATE worker w SET position = p.geom, last_seen = p.recorded_at
+            FROM (SELECT DISTINCT ON (worker_id) worker_id, geom, recorded_at
+                  FROM worker_position WHERE worker_id = ANY(:ids)
+                  ORDER BY worker_id, recorded_at DESC) p
+            WHERE w.id = p.worker_id AND (w.last_seen IS NULL OR p.recorded_at > w.last_seen)
+            """
+        ),
+        {"ids": sorted({int(r["worker_id"]) for r in rows})},
+    )
+    return added
+
+
+def positions(
+    session: Session,
+    scope: Scope,
+    *,
+    county: str,
+    since: datetime,
+    until: datetime,
+    worker_id: int | None = None,
+) -> list[Row[Any]]:
+    """Fixes in a period, per worker in time order: worker_id, recorded_at, lon, lat."""
+    query = scoped(
+        select(
+            Position.worker_id,
+            Position.recorded_at,
+            func.ST_X(Position.geom).label("lon"),
+            func.ST_Y(Position.geom).label("lat"),
+        ).where(
+            Position.county_code == county,
+            Position.recorded_at >= since,
+            Position.recorded_at < until,
+        ),
+        Position,
+        scope,
+    )
+    if worker_id is not None:
+        query = query.where(Position.worker_id == worker_id)
+    return list(session.execute(query.order_by(Position.worker_id, Position.recorded_at)))
+
+
+def grid_workers(session: Session, grid_codes: Sequence[str]) -> dict[str, list[Row[Any]]]:
+    """Workers of each grid (id, name, role, duty, on_duty), primary first."""
+    rows = session.execute(
+        select(WorkerGrid.grid_code, Worker.id, Worker.name, Worker.role, WorkerGrid.duty)
+        .join(Worker, Worker.id == WorkerGrid.worker_id)
+        .where(WorkerGrid.grid_code.in_(list(grid_codes)))
+        .order_by(WorkerGrid.grid_code, WorkerGrid.duty, Worker.id)
+    )
+    found: dict[str, list[Row[Any]]] = {}
+    for row in rows:
+        found.setdefault(row.grid_code, []).append(row)
+    return found

@@ -1,0 +1,525 @@
+"""Incidents (事件): intake with idempotency, the workflow applied atomically, overdue escalation,
+listings and monthly hotspots (每月一题).
+
+Intake locates the point through the in-memory H3 index, assigns the grid's worker
+(:func:`gridmap.workers.choose`), and writes the incident with its first audit row in one
+transaction. Keys follow the IETF Idempotency-Key draft: a retry returns the same incident, the
+same key with another body is refused, and a key still in flight gets a "try again" error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+from sqlalchemy.orm import Session
+
+import h3ronpy
+from h3.api import basic_int as h3_int
+
+from gridmap import db, lookup, workers, workflow
+from gridmap.db.scope import EVERYTHING, Scope
+from gridmap.errors import (
+    ConcurrentUpdateError,
+    GridmapError,
+    IdempotencyKeyInProgressError,
+    IdempotencyKeyReusedError,
+    InvalidInputError,
+    NotFoundError,
+)
+
+CHINA_TZ = timezone(timedelta(hours=8), "CST")  # no daylight saving since 1991
+HOTSPOT_RESOLUTION = 11  # ≈ 25 m cells: one street corner, one courtyard
+MAX_KEY_LENGTH = 255
+MAX_DESCRIPTION = 4000
+MAX_PHOTOS = 9
+
+
+def now_utc() -> datetime:
+    """The real clock; every function here takes ``now`` so tests can move time."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What a phone sends: where, what, who, when, how precise, which photos."""
+
+    lon: float
+    lat: float
+    category: str
+    crs: str = "wgs84"
+    description: str = ""
+    reporter: str = ""
+    device_time: datetime | None = None
+    gps_accuracy_m: float | None = None
+    photo_urls: tuple[str, ...] = field(default_factory=tuple)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the canonical body: the same key must come with the same report."""
+        body = asdict(self)
+        body["device_time"] = self.device_time.isoformat() if self.device_time else None
+        body["photo_urls"] = list(self.photo_urls)
+        return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """The stored incident and whether this call created it (False: an idempotent replay)."""
+
+    incident: dict[str, Any]
+    created: bool
+
+
+def check_report(report: Report) -> None:
+    """Refuse reports that cannot be stored, naming the field."""
+    if len(report.description) > MAX_DESCRIPTION:
+        raise InvalidInputError(
+            f"description is {len(report.description)} characters; the limit is {MAX_DESCRIPTION}"
+        )
+    if len(report.photo_urls) > MAX_PHOTOS:
+        raise InvalidInputError(f"at most {MAX_PHOTOS} photos per report")
+    if report.gps_accuracy_m is not None and not 0 <= report.gps_accuracy_m < 100_000:
+        raise InvalidInputError("gps_accuracy_m must be between 0 and 100000 metres")
+
+
+def _limits(row: Any) -> workflow.Limits:
+    return workflow.Limits(float(row.limit_hours), dict(row.stage_hours or {}))
+
+
+def _category_rules(session: Session, code: str) -> Any:
+    category = db.categories.get(session, code)
+    if category is None or not category.active:
+        raise NotFoundError(
+            f"unknown or inactive category {code!r}; GET /api/v1/categories lists them",
+            category=code,
+        )
+    return category
+
+
+def _new_row(
+    report: Report,
+    where: lookup.Location,
+    rules: Any,
+    *,
+    worker_id: int | None,
+    now: datetime,
+    key: str | None,
+    source: str,
+    synthetic: bool,
+) -> dict[str, Any]:
+    limits = _limits(rules)
+    return {
+        "county_code": where.county,
+        "township_code": where.township,
+        "village_code": where.village,
+        "grid_code": where.grid,
+        "near_boundary": where.near_boundary,
+        "h3_cell": h3_int.latlng_to_cell(where.lat, where.lon, HOTSPOT_RESOLUTION),
+        "lon": where.lon,
+        "lat": where.lat,
+        "input_crs": report.crs,
+        "category_code": rules.code,
+        "case_type": rules.case_type,
+        "description": report.description,
+        "reporter": report.reporter,
+        "source": source,
+        "device_time": report.device_time,
+        "gps_accuracy_m": report.gps_accuracy_m,
+        "photo_urls": orjson.dumps(list(report.photo_urls)).decode(),
+        "stage": "reported",
+        "tier": rules.tier,
+        "worker_id": worker_id,
+        "reported_at": now,
+        "stage_at": now,
+        "stage_due": limits.stage_due("reported", now),
+        "due_at": now + timedelta(hours=limits.limit_hours),
+        "synthetic": synthetic,
+        "idempotency_key": key,
+        "request_hash": report.fingerprint() if key else None,
+    }
+
+
+def _check_key(key: str | None) -> None:
+    if key is not None and not 0 < len(key) <= MAX_KEY_LENGTH:
+        raise InvalidInputError(
+            f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} characters", key_length=len(key)
+        )
+
+
+def _replay(session: Session, key: str, existing_hash: str | None, report: Report) -> Intake:
+    if existing_hash != report.fingerprint():
+        raise IdempotencyKeyReusedError(
+            f"Idempotency-Key {key!r} was already used for a different report; use a new key "
+            "for a new report",
+            key=key,
+        )
+    found = db.incidents.by_keys(session, [key])[key]
+    return Intake(view(found), created=False)
+
+
+def report_incident(
+    session: Session,
+    index: lookup.Index,
+    report: Report,
+    *,
+    key: str | None = None,
+    now: datetime | None = None,
+    near_boundary_m: float = 30.0,
+    source: str = "api",
+    synthetic: bool = False,
+) -> Intake:
+    """Locate, assign and store one report (the caller commits); replay it if ``key`` was seen.
+
+    Raises OutsideCoverageError outside every boundary, NotFoundError for an unknown category,
+    IdempotencyKeyReusedError / IdempotencyKeyInProgressError for key misuse.
+    """
+    now = now or now_utc()
+    check_report(report)
+    _check_key(key)
+    where = lookup.locate_one(
+        index, report.lon, report.lat, crs_name=report.crs, near_boundary_m=near_boundary_m
+    )
+    if key is not None and not db.incidents.try_lock_key(session, key):
+        raise IdempotencyKeyInProgressError(
+            f"a request with Idempotency-Key {key!r} is still being processed; retry in a moment",
+            key=key,
+        )
+    context = db.incidents.intake_context(
+        session, key=key, category=report.category, grid=where.grid
+    )
+    if context.existing_id is not None:
+        assert key is not None
+        return _replay(session, key, context.existing_hash, report)
+    if context.code is None or not context.active:
+        raise NotFoundError(
+            f"unknown or inactive category {report.category!r}; GET /api/v1/categories lists them",
+            category=report.category,
+        )
+    worker_id = context.primary_worker
+    if worker_id is None:
+        worker_id = workers.choose(session, where)
+    row = _new_row(
+        report,
+        where,
+        context,
+        worker_id=worker_id,
+        now=now,
+        key=key,
+        source=source,
+        synthetic=synthetic,
+    )
+    actor = report.reporter or f"{source}:anonymous"
+    incident_id = db.incidents.insert(session, row, actor=actor)
+    return Intake(stored_view(row, incident_id), created=True)
+
+
+def report_many(
+    session: Session,
+    index: lookup.Index,
+    items: Sequence[tuple[str, Report]],
+    *,
+    now: datetime | None = None,
+    near_boundary_m: float = 30.0,
+    source: str = "batch",
+) -> list[Intake]:
+    """Store a phone's offline queue: (key, report) pairs, all or nothing.
+
+    Every item is checked first (location, category, key reuse); one bad item refuses the
+    batch naming its position, so nothing is half-synced. Items already stored come back as
+    replays, so resending a batch after a lost response duplicates nothing.
+    """
+    now = now or now_utc()
+    twice = [key for key, n in Counter(key for key, _ in items).items() if n > 1]
+    if twice:
+        raise IdempotencyKeyReusedError(
+            f"key {twice[0]!r} appears twice in the batch", key=twice[0]
+        )
+    results: list[Intake] = []
+    for position, (key, report) in enumerate(items):
+        try:
+            results.append(
+                report_incident(
+                    session,
+                    index,
+                    report,
+                    key=key,
+                    now=now,
+                    near_boundary_m=near_boundary_m,
+                    source=source,
+                )
+            )
+        except GridmapError as error:
+            error.context.setdefault("item", position)
+            error.args = (f"item {position}: {error.args[0]}",)
+            raise
+    return results
+
+
+def view(row: Any, *, now: datetime | None = None) -> dict[str, Any]:
+    """An incident row as the API shows it, with Chinese labels and an ``overdue`` flag."""
+    now = now or now_utc()
+    data = {
+        name: getattr(row, name)
+        for name in row._fields
+        if name not in ("request_hash", "h3_cell", "synthetic")
+    }
+    return _labelled(data, now)
+
+
+def stored_view(row: dict[str, Any], incident_id: int) -> dict[str, Any]:
+    """The view of a just-inserted incident, built from the values written (no re-read)."""
+    data = {k: v for k, v in row.items() if k not in ("request_hash", "h3_cell", "synthetic")}
+    data.update(
+        id=incident_id,
+        photo_urls=orjson.loads(row["photo_urls"]),
+        department=None,
+        handler=None,
+        dispatcher=None,
+        closed_at=None,
+        rating=None,
+        version=1,
+    )
+    return _labelled(data, row["reported_at"])
+
+
+def _labelled(data: dict[str, Any], now: datetime) -> dict[str, Any]:
+    stage = data["stage"]
+    is_open = stage in workflow.OPEN_STAGES
+    late = is_open and any(
+        due is not None and due < now for due in (data.get("stage_due"), data.get("due_at"))
+    )
+    data.update(
+        stage_zh=workflow.STAGE_ZH[stage],
+        tier_zh=workflow.TIER_ZH[data["tier"]],
+        case_type_zh=workflow.CASE_TYPE_ZH[data["case_type"]],
+        open=is_open,
+        overdue=late,
+        allowed_actions=workflow.allowed(stage, data["tier"]),
+    )
+    return data
+
+
+def get(
+    session: Session, incident_id: int, *, scope: Scope = EVERYTHING, now: datetime | None = None
+) -> dict[str, Any]:
+    """One incident with its audit trail; NotFoundError if missing or outside ``scope``."""
+    row = db.incidents.get(session, incident_id, scope)
+    if row is None:
+        raise NotFoundError(f"no incident {incident_id}", incident=incident_id)
+    found = view(row, now=now)
+    found["events"] = [
+        {**event._asdict(), "action_zh": workflow.ACTION_ZH.get(event.action, event.action)}
+        for event in db.incidents.events(session, incident_id)
+    ]
+    return found
+
+
+def act(
+    session: Session,
+    incident_id: int,
+    action: str,
+    *,
+    actor: str,
+    note: str = "",
+    rating: int | None = None,
+    worker_id: int | None = None,
+    department: str | None = None,
+    expected_version: int | None = None,
+    scope: Scope = EVERYTHING,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Apply one workflow action atomically (the caller commits) and return the new incident.
+
+    The update names the version it read: of two staff acting at once exactly one wins, the
+    other gets ConcurrentUpdateError. ``expected_version`` lets a client say which version it saw.
+    """
+    now = now or now_utc()
+    row = db.incidents.get(session, incident_id, scope)
+    if row is None:
+        raise NotFoundError(f"no incident {incident_id}", incident=incident_id)
+    if expected_version is not None and expected_version != row.version:
+        raise ConcurrentUpdateError(
+            f"incident {incident_id} is at version {row.version}, not {expected_version}; "
+            "reload it",
+            version=row.version,
+            stage=row.stage,
+        )
+    if worker_id is not None and workers.get(session, worker_id) is None:
+        raise NotFoundError(f"no worker {worker_id}", worker=worker_id)
+    rules = _category_rules(session, row.category_code)
+    case = workflow.Case(row.stage, row.tier, row.handler, row.dispatcher, row.reported_at)
+    planned = workflow.plan(
+        case,
+        action,
+        actor=actor,
+        now=now,
+        limits=_limits(rules),
+        note=note,
+        rating=rating,
+        worker_id=worker_id,
+        department=department,
+    )
+    if not db.incidents.update_versioned(
+        session, incident_id, row.version, planned.changes, planned.event
+    ):
+        current = db.incidents.get(session, incident_id, scope)
+        stage = current.stage if current is not None else row.stage
+        raise ConcurrentUpdateError(
+            f"incident {incident_id} was changed by someone else while you acted (now in stage "
+            f"{stage}); reload it",
+            stage=stage,
+            allowed=workflow.allowed(stage, current.tier if current is not None else row.tier),
+        )
+    return get(session, incident_id, scope=scope, now=now)
+
+
+def search(
+    session: Session,
+    *,
+    scope: Scope = EVERYTHING,
+    now: datetime | None = None,
+    overdue: bool = False,
+    **filters: Any,
+) -> tuple[int, list[dict[str, Any]]]:
+    """Incidents matching ``filters`` (see :func:`gridmap.db.incidents.search`), newest first."""
+    now = now or now_utc()
+    total, rows = db.incidents.search(
+        session, scope, overdue_at=now if overdue else None, **filters
+    )
+    return total, [view(row, now=now) for row in rows]
+
+
+def escalate_overdue(
+    session: Session, *, now: datetime | None = None, actor: str = "system:deadline"
+) -> list[int]:
+    """Escalate every case whose stage deadline has passed one tier (the caller commits).
+
+    The stage clock restarts at the new tier, so a case climbs at most one tier per limit.
+    Cases already at the county tier stay overdue and listed.
+    """
+    now = now or now_utc()
+    escalated = []
+    for incident_id in db.incidents.overdue_ids(session, now, below_tier=workflow.TIERS[:-1]):
+        try:
+            with session.begin_nested():
+                act(
+                    session,
+                    incident_id,
+                    "escalate",
+                    actor=actor,
+                    note="超时自动升级 (stage deadline passed)",
+                    now=now,
+                )
+            escalated.append(incident_id)
+        except ConcurrentUpdateError:
+            continue  # someone acted on it meanwhile: their action wins
+    return escalated
+
+
+def hotspots(
+    session: Session,
+    *,
+    county: str,
+    month: str,
+    scope: Scope = EVERYTHING,
+    top: int = 10,
+    resolution: int = 9,
+) -> dict[str, Any]:
+    """每月一题: counts per H3 cell, grid and category for ``month`` (YYYY-MM, China time),
+    growth over the previous month, and places where incidents recur month after month.
+
+    Cells are reported at ``resolution`` (default 9, ≈ 0.1 km²: a block or a hamlet).
+    """
+    if not 5 <= resolution <= HOTSPOT_RESOLUTION:
+        raise InvalidInputError(f"resolution must be 5–{HOTSPOT_RESOLUTION}, not {resolution}")
+    window = _month_start(_shift_month(month, -2))
+    until = _month_start(_shift_month(month, 1))
+    rows = db.incidents.monthly_cells(session, scope, county=county, since=window, until=until)
+    prev_month = _shift_month(month, -1)
+    months = np.array([r.month for r in rows], dtype=object)
+    cells = pa.array(np.array([r.h3_cell for r in rows], dtype=np.uint64))
+    parents = np.asarray(h3ronpy.change_resolution(cells, resolution), dtype=np.uint64)
+
+    def table(keys: Sequence[Any], key_name: str) -> list[dict[str, Any]]:
+        keys_arr = np.array(keys, dtype=object)
+        now_counts = _count(keys_arr[months == month]) if len(rows) else {}
+        before = _count(keys_arr[months == prev_month]) if len(rows) else {}
+        out = [
+            {
+                key_name: key,
+                "count": n,
+                "previous": before.get(key, 0),
+                "growth": None if not before.get(key) else round(n / before[key] - 1, 3),
+            }
+            for key, n in now_counts.items()
+        ]
+        out.sort(key=lambda item: (-item["count"], str(item[key_name])))
+        return out[:top]
+
+    by_cell = table([h3_int.int_to_str(int(c)) for c in parents], "h3_cell")
+    for item in by_cell:
+        lat, lon = h3_int.cell_to_latlng(h3_int.str_to_int(item["h3_cell"]))
+        item.update(lon=round(lon, 6), lat=round(lat, 6))
+    recurring = _recurring(rows, parents, months, top=top)
+    return {
+        "county": county,
+        "month": month,
+        "previous_month": prev_month,
+        "resolution": resolution,
+        "total": int(np.sum(months == month)),
+        "previous_total": int(np.sum(months == prev_month)),
+        "cells": by_cell,
+        "grids": table([r.grid_code for r in rows], "grid"),
+        "categories": table([r.category_code for r in rows], "category"),
+        "recurring": recurring,
+    }
+
+
+def _recurring(
+    rows: Sequence[Any], parents: np.ndarray, months: np.ndarray, *, top: int
+) -> list[dict[str, Any]]:
+    """Cell × category pairs seen in two or more of the three months: the problems that return."""
+    seen: dict[tuple[int, str], set[str]] = {}
+    counts: dict[tuple[int, str], int] = {}
+    for row, cell, month in zip(rows, parents, months, strict=True):
+        pair = (int(cell), row.category_code)
+        seen.setdefault(pair, set()).add(month)
+        counts[pair] = counts.get(pair, 0) + 1
+    found = [
+        {
+            "h3_cell": h3_int.int_to_str(cell),
+            "category": category,
+            "months": sorted(in_months),
+            "count": counts[(cell, category)],
+        }
+        for (cell, category), in_months in seen.items()
+        if len(in_months) >= 2
+    ]
+    found.sort(key=lambda item: (-len(item["months"]), -item["count"], item["h3_cell"]))
+    return found[:top]
+
+
+def _count(keys: np.ndarray) -> dict[Any, int]:
+    values, counts = np.unique(keys.astype(str), return_counts=True)
+    return {v: int(n) for v, n in zip(values, counts, strict=True) if v != "None"}
+
+
+def _month_start(month: str) -> datetime:
+    try:
+        year, mon = (int(part) for part in month.split("-"))
+        return datetime(year, mon, 1, tzinfo=CHINA_TZ)
+    except (ValueError, TypeError) as error:
+        raise InvalidInputError(f"month must look like 2026-11, not {month!r}") from error
+
+
+def _shift_month(month: str, delta: int) -> str:
+    start = _month_start(month)
+    index = start.year * 12 + start.month - 1 + delta
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"

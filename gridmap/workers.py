@@ -1,0 +1,343 @@
+"""Grid workers (网格员): roster, who gets a new incident, staffing gaps, tracks and 走遍率.
+
+Assignment: an incident goes to its grid's primary worker when on duty; otherwise to the
+on-duty worker of the same village, then of the same township, with the lowest
+``distance_m + OPEN_CASE_PENALTY_M × open cases`` — near, but not piling cases on one person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from numpy.typing import NDArray
+from sqlalchemy.orm import Session
+
+import shapely
+from h3ronpy import ContainmentMode
+from h3ronpy import vector as h3v
+
+from gridmap import codes, crs, db, lookup
+from gridmap.db.scope import EVERYTHING, Scope
+from gridmap.errors import InvalidInputError, NotFoundError
+
+ROLES: dict[str, str] = {"fulltime": "专职网格员", "parttime": "兼职网格员", "cadre": "包联干部"}
+DUTIES: dict[str, str] = {"primary": "主责", "supporting": "协助"}
+OPEN_CASE_PENALTY_M = 500.0  # one more open case weighs like half a kilometre more to walk
+COVERAGE_RESOLUTION = 11  # ≈ 2,150 m² cells (≈ 25 m edge): a street front, a courtyard
+TRACK_MAX_GAP_S = 600.0  # fixes further apart in time are not joined into a path
+TRACK_MAX_JUMP_M = 2000.0  # nor are fixes further apart in space (a GPS jump, a bus ride)
+TRACK_STEP_M = 5.0  # joined fixes are interpolated this densely before taking cells
+MAX_FIXES = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class NewWorker:
+    """A worker to add: name, role, and the grids they look after."""
+
+    county_code: str
+    name: str
+    role: str = "fulltime"
+    phone: str = ""
+    on_duty: bool = True
+    primary_grids: tuple[str, ...] = ()
+    supporting_grids: tuple[str, ...] = ()
+
+
+def view(row: Any, grids: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """A worker row as the API shows it, with Chinese labels."""
+    data = row._asdict()
+    data["role_zh"] = ROLES[data["role"]]
+    data["grids"] = [{"code": g, "duty": d, "duty_zh": DUTIES[d]} for g, d in grids]
+    return data
+
+
+def get(session: Session, worker_id: int, *, scope: Scope = EVERYTHING) -> dict[str, Any] | None:
+    """One worker with their grids, or None."""
+    row = db.workers.get(session, worker_id, scope)
+    if row is None:
+        return None
+    return view(row, db.workers.grids_of(session, [worker_id])[worker_id])
+
+
+def require(session: Session, worker_id: int, *, scope: Scope = EVERYTHING) -> dict[str, Any]:
+    """One worker with their grids; NotFoundError if missing or outside ``scope``."""
+    found = get(session, worker_id, scope=scope)
+    if found is None:
+        raise NotFoundError(f"no worker {worker_id}", worker=worker_id)
+    return found
+
+
+def search(
+    session: Session, *, scope: Scope = EVERYTHING, **filters: Any
+) -> tuple[int, list[dict[str, Any]]]:
+    """Workers matching ``filters`` (county, code, on_duty, role, limit, offset)."""
+    total, rows = db.workers.search(session, scope, **filters)
+    grids = db.workers.grids_of(session, [row.id for row in rows])
+    return total, [view(row, grids[row.id]) for row in rows]
+
+
+def add(session: Session, new: Sequence[NewWorker]) -> list[int]:
+    """Add workers and attach them to their grids (the caller commits); checks every code."""
+    for worker in new:
+        if worker.role not in ROLES:
+            raise InvalidInputError(
+                f"role {worker.role!r} is not one of {', '.join(ROLES)}", role=worker.role
+            )
+        if not worker.name.strip():
+            raise InvalidInputError("a worker needs a name")
+        codes.check_code(worker.county_code, "county")
+    _check_grids(
+        session,
+        [(w.county_code, g) for w in new for g in (*w.primary_grids, *w.supporting_grids)],
+    )
+    ids = db.workers.create(
+        session,
+        [
+            {
+                "county_code": w.county_code,
+                "name": w.name.strip(),
+                "phone": w.phone,
+                "role": w.role,
+                "on_duty": w.on_duty,
+            }
+            for w in new
+        ],
+    )
+    links = [
+        {"worker_id": i, "grid_code": g, "county_code": w.county_code, "duty": duty}
+        for i, w in zip(ids, new, strict=True)
+        for duty, grids in (("primary", w.primary_grids), ("supporting", w.supporting_grids))
+        for g in grids
+    ]
+    if links:
+        db.workers.assign(session, links)
+    return ids
+
+
+def assign(session: Session, worker_id: int, grid_codes: Sequence[str], *, duty: str) -> None:
+    """Attach a worker to grids as ``primary`` (replacing the grid's primary) or ``supporting``."""
+    if duty not in DUTIES:
+        raise InvalidInputError(f"duty {duty!r} is not one of {', '.join(DUTIES)}")
+    worker = require(session, worker_id)
+    _check_grids(session, [(worker["county_code"], g) for g in grid_codes])
+    db.workers.assign(
+        session,
+        [
+            {
+                "worker_id": worker_id,
+                "grid_code": g,
+                "county_code": worker["county_code"],
+                "duty": duty,
+            }
+            for g in grid_codes
+        ],
+    )
+
+
+def _check_grids(session: Session, pairs: Sequence[tuple[str, str]]) -> None:
+    """Every (county, grid) names a current grid of that county."""
+    if not pairs:
+        return
+    for county, grid in pairs:
+        codes.check_code(grid, "grid")
+        if not grid.startswith(county):
+            raise InvalidInputError(f"grid {grid} is not in county {county}", grid=grid)
+    wanted = sorted({g for _, g in pairs})
+    found = set(db.units.read(session, codes=wanted, level="grid")["code"])
+    missing = [g for g in wanted if g not in found]
+    if missing:
+        raise NotFoundError(
+            f"no current grid {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}",
+            grids=missing[:20],
+        )
+
+
+def set_on_duty(session: Session, worker_id: int, on_duty: bool) -> dict[str, Any]:
+    """Set a worker on or off duty; return the worker."""
+    if not db.workers.set_on_duty(session, worker_id, on_duty):
+        raise NotFoundError(f"no worker {worker_id}", worker=worker_id)
+    return require(session, worker_id)
+
+
+def choose(session: Session, where: lookup.Location) -> int | None:
+    """Who takes an incident when the grid's primary worker is off duty (or there is none):
+    the best on-duty worker of the village, else of the township, else nobody (the township
+    dispatches by hand)."""
+    for prefix in (where.village, where.township):
+        if prefix is None:
+            continue
+        rows = db.workers.candidates(session, prefix=prefix, lon=where.lon, lat=where.lat)
+        if rows:
+            ids = [int(r.worker_id) for r in rows]
+            load = db.incidents.open_counts(session, ids)
+            cost = [
+                float(r.distance_m) + OPEN_CASE_PENALTY_M * load[int(r.worker_id)] for r in rows
+            ]
+            return ids[int(np.argmin(cost))]
+    return None
+
+
+def unstaffed(session: Session, county: str) -> list[dict[str, Any]]:
+    """Grids of ``county`` without a fulltime worker (每个网格至少一名专职网格员)."""
+    codes.check_code(county, "county")
+    return [row._asdict() for row in db.workers.unstaffed_grids(session, county)]
+
+
+def record_track(
+    session: Session,
+    worker_id: int,
+    lon: Sequence[float],
+    lat: Sequence[float],
+    recorded_at: Sequence[datetime],
+    *,
+    crs_name: str = "wgs84",
+    accuracy_m: Sequence[float | None] | None = None,
+) -> int:
+    """Store a batch of GPS fixes of one worker (any CRS); fixes already stored are skipped.
+
+    Return how many were new. Times must carry a timezone.
+    """
+    count = len(lon)
+    if not count == len(lat) == len(recorded_at):
+        raise InvalidInputError("lon, lat and recorded_at must have the same length")
+    if count > MAX_FIXES:
+        raise InvalidInputError(f"{count} fixes exceed the limit of {MAX_FIXES} per call")
+    if any(t.tzinfo is None for t in recorded_at):
+        raise InvalidInputError("recorded_at needs a timezone (e.g. 2026-11-23T08:00:00+08:00)")
+    worker = require(session, worker_id)
+    crs_name = crs.check_crs(crs_name)
+    lon_arr, lat_arr = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    crs.check_lonlat(lon_arr, lat_arr)
+    wlon, wlat = crs.to_wgs84(lon_arr, lat_arr, crs_name)
+    cells = _cells(np.asarray(wlon), np.asarray(wlat))
+    accuracy = list(accuracy_m) if accuracy_m is not None else [None] * count
+    rows = [
+        {
+            "worker_id": worker_id,
+            "county_code": worker["county_code"],
+            "recorded_at": t,
+            "lon": float(x),
+            "lat": float(y),
+            "accuracy_m": a,
+            "h3_cell": int(c),
+        }
+        for t, x, y, a, c in zip(
+            recorded_at, wlon, wlat, accuracy, cells.view(np.int64), strict=True
+        )
+    ]
+    return db.workers.add_positions(session, rows)
+
+
+def _cells(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.uint64]:
+    if len(lon) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    return np.asarray(
+        pa.array(h3v.coordinates_to_cells(lat, lon, COVERAGE_RESOLUTION)), dtype=np.uint64
+    )
+
+
+def visited_cells(
+    lon: NDArray[np.float64],
+    lat: NDArray[np.float64],
+    seconds: NDArray[np.float64],
+    track: NDArray[np.int64],
+) -> NDArray[np.uint64]:
+    """Resolution-11 cells a set of tracks passed through, sorted and unique.
+
+    Consecutive fixes of one track (same ``track`` id, time-sorted) are joined when they are
+    close in time and space, and the segment is sampled every TRACK_STEP_M metres, so a walk
+    down a street counts the cells between two fixes. Vectorized over all segments.
+    """
+    if len(lon) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    x, y = crs_metres(lon, lat)
+    dx, dy = np.diff(x), np.diff(y)
+    length = np.hypot(dx, dy)
+    joined = (
+        (track[1:] == track[:-1])
+        & (np.diff(seconds) <= TRACK_MAX_GAP_S)
+        & (length <= TRACK_MAX_JUMP_M)
+    )
+    steps = np.where(joined, np.ceil(length / TRACK_STEP_M).astype(np.int64), 0)
+    start = np.repeat(np.arange(len(steps)), steps)
+    offset = np.arange(int(steps.sum())) - np.repeat(np.cumsum(steps) - steps, steps)
+    fraction = (offset + 1) / np.repeat(np.maximum(steps, 1), steps)
+    sample_lon = lon[start] + (lon[start + 1] - lon[start]) * fraction
+    sample_lat = lat[start] + (lat[start + 1] - lat[start]) * fraction
+    cells = _cells(np.concatenate((lon, sample_lon)), np.concatenate((lat, sample_lat)))
+    return np.unique(cells)
+
+
+def crs_metres(
+    lon: NDArray[np.float64], lat: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Local equirectangular metres around the points' mean: enough for step lengths."""
+    lat0 = np.radians(float(np.mean(lat)))
+    return lon * 111_320.0 * np.cos(lat0), lat * 110_574.0
+
+
+def grid_cells(geoms: NDArray[np.object_]) -> tuple[NDArray[np.int64], NDArray[np.uint64]]:
+    """Resolution-11 cells of each grid (centre inside; a grid smaller than a cell gets the
+    cell of a point inside it): (grid position, cell) pairs."""
+    lists = pa.array(
+        h3v.wkb_to_cells(
+            shapely.to_wkb(geoms), COVERAGE_RESOLUTION, ContainmentMode.ContainsCentroid
+        )
+    )
+    owner = np.asarray(lists.value_parent_indices(), dtype=np.int64)
+    cells = np.asarray(lists.flatten(), dtype=np.uint64)
+    empty = np.setdiff1d(np.arange(len(geoms)), owner)
+    if len(empty):
+        inside = shapely.point_on_surface(geoms[empty])
+        owner = np.concatenate((owner, empty))
+        cells = np.concatenate((cells, _cells(shapely.get_x(inside), shapely.get_y(inside))))
+    return owner, cells
+
+
+def coverage(
+    session: Session,
+    *,
+    county: str,
+    since: datetime,
+    until: datetime,
+    code: str | None = None,
+    worker_id: int | None = None,
+    scope: Scope = EVERYTHING,
+) -> list[dict[str, Any]]:
+    """走遍率 per grid in [since, until): the share of the grid's cells some track passed through
+    (only ``worker_id``'s track if given). ``code`` narrows to grids under a township, village
+    or grid code."""
+    codes.check_code(county, "county")
+    if until <= since:
+        raise InvalidInputError("the period is empty: 'until' must be after 'since'")
+    grids = db.units.read(session, county=county, level="grid")
+    if code is not None:
+        grids = grids[grids["code"].str.startswith(code)]
+    if grids.empty:
+        raise NotFoundError(f"no grids under {code or county}", code=code or county)
+    fixes = db.workers.positions(
+        session, scope, county=county, since=since, until=until, worker_id=worker_id
+    )
+    lon = np.array([f.lon for f in fixes], dtype=float)
+    lat = np.array([f.lat for f in fixes], dtype=float)
+    seconds = np.array([f.recorded_at.timestamp() for f in fixes], dtype=float)
+    track = np.array([f.worker_id for f in fixes], dtype=np.int64)
+    visited = visited_cells(lon, lat, seconds, track)
+    owner, cells = grid_cells(np.asarray(grids.geometry.values, dtype=object))
+    hit = np.isin(cells, visited)
+    total = np.bincount(owner, minlength=len(grids))
+    seen = np.bincount(owner, weights=hit, minlength=len(grids)).astype(int)
+    return [
+        {
+            "grid": grid,
+            "cells": int(n),
+            "visited": int(v),
+            "coverage": round(v / n, 4) if n else 0.0,
+        }
+        for grid, n, v in zip(grids["code"], total, seen, strict=True)
+    ]
