@@ -466,7 +466,8 @@ def is_loaded(session: Session, county_code: str, *, seed: int) -> bool:
     )
 
 
-SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何罗高林") + [
+SURNAMES = [
+    *"王李张刘陈杨黄赵吴周徐孙马朱胡郭何罗高林",
     "阿说",
     "吉克",
     "沙马",
@@ -495,6 +496,9 @@ PATH = {  # the actions that bring a new incident to each stage
     "closed": ["accept", "dispatch", "start", "resolve", "close"],
     "rated": ["accept", "dispatch", "start", "resolve", "close", "rate"],
 }
+
+
+STAGES_BEFORE = {stage: len(actions) for stage, actions in PATH.items()}
 
 
 def person_names(count: int, rng: np.random.Generator) -> list[str]:
@@ -584,6 +588,9 @@ def load_incidents(
     made = dict.fromkeys(workflow.STAGES, 0)
     for pick, category, stage, age in zip(picks, categories, stages, ages_h, strict=True):
         house = households.iloc[int(pick)]
+        rules = catalogue[int(category)]
+        if stage in workflow.OPEN_STAGES:  # open cases are recent: about a quarter run late
+            age = rules.limit_hours * float(rng.uniform(0.05, 1.3)) * (STAGES_BEFORE[stage] + 1) / 5
         at = now - timedelta(hours=float(age))
         report = incidents.Report(
             lon=float(house["lon"]),
@@ -596,9 +603,9 @@ def load_incidents(
             session, index, report, now=at, source="demo", synthetic=True
         )
         case = intake.incident
-        clock = at
-        for action in PATH[str(stage)]:
-            clock = min(now, clock + timedelta(hours=float(rng.uniform(0.2, 30))))
+        steps = np.sort(rng.uniform(0, float(age), size=len(PATH[str(stage)])))
+        for action, step in zip(PATH[str(stage)], steps, strict=True):
+            clock = at + timedelta(hours=float(step))
             actor = {
                 "start": f"worker:{case['worker_id']}",
                 "resolve": f"worker:{case['worker_id']}",

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from gridmap import db
+from gridmap import db, lookup
 from gridmap.db import migrations
 from gridmap.errors import DatabaseUnavailableError
 from gridmap.settings import Settings
@@ -119,6 +119,7 @@ def load_demo(url: str) -> None:
         synth.load_county(session, DEMO_COUNTY, seed=DEMO_SEED)
         grids.generate_for_county(session, DEMO_COUNTY)
         lookup.rebuild_index(session)
+        synth.load_workers(session, DEMO_COUNTY, seed=DEMO_SEED)
     engine.dispose()
 
 
@@ -148,6 +149,32 @@ def client(served_url: str) -> Iterator[object]:
     app = create_app(Settings(database_url=served_url))
     with TestClient(app) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def demo_engine(served_url: str) -> Iterator[Engine]:
+    """Engine on the committed demo database."""
+    engine = db.session.make_engine(served_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_index(demo_engine: Engine) -> lookup.Index:
+    """The lookup index of the demo database."""
+    with Session(demo_engine) as session:
+        return lookup.load_index(session)
+
+
+@pytest.fixture
+def demo_tx(demo_engine: Engine) -> Iterator[Session]:
+    """A session on the demo database (grids, index, workers) whose work is rolled back."""
+    with demo_engine.connect() as connection:
+        outer = connection.begin()
+        session = Session(bind=connection, join_transaction_mode="create_savepoint")
+        yield session
+        session.close()
+        outer.rollback()
 
 
 @pytest.fixture(scope="session")

@@ -186,6 +186,19 @@ def events(session: Session, incident_id: int) -> list[Row[Any]]:
     return list(session.execute(query))
 
 
+def latest_notes(session: Session, ids: Sequence[int]) -> dict[int, str]:
+    """The note of each incident's newest audit row, by incident id (for status notes)."""
+    if not ids:
+        return {}
+    query = (
+        select(IncidentEvent.incident_id, IncidentEvent.note)
+        .where(IncidentEvent.incident_id.in_(list(ids)))
+        .distinct(IncidentEvent.incident_id)
+        .order_by(IncidentEvent.incident_id, IncidentEvent.id.desc())
+    )
+    return {int(incident_id): note or "" for incident_id, note in session.execute(query)}
+
+
 def search(
     session: Session,
     scope: Scope,
