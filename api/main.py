@@ -91,7 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.database_url
             or db.cluster.locate(settings.home, settings.pg_port, settings.pg_bin).url()
         )
-        engine = db.session.make_engine(url, pool_size=10)
+        engine = db.session.make_engine(url, pool_size=16, pre_ping=False)
         app.state.engine = engine
         app.state.sessions = db.session.sessionmaker_for(engine)
         app.state.index = await asyncio.to_thread(_load_index, app)

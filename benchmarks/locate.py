@@ -24,19 +24,21 @@ import numpy as np
 
 import shapely
 
-WRK_SCRIPT = """
+WRK_DONE = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write("JSON ", string.format(
+    '{"p50_ms": %.3f, "p99_ms": %.3f, "requests": %d, "errors": %d, "non2xx": %d}',
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.requests,
+    e.connect + e.read + e.write + e.timeout, e.status), "\\n")
+end
+"""
+WRK_GET = """
 local paths = {%s}
 local i = 0
 request = function()
   i = i %% #paths + 1
   return wrk.format("GET", paths[i])
-end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write("JSON ", string.format(
-    '{"p50_ms": %%.3f, "p99_ms": %%.3f, "requests": %%d, "errors": %%d, "non2xx": %%d}',
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.requests,
-    e.connect + e.read + e.write + e.timeout, e.status), "\\n")
 end
 """
 
@@ -48,9 +50,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(database_url: str, port: int) -> subprocess.Popen[bytes]:
+def start_server(
+    database_url: str, port: int, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """One uvicorn worker running the real app, ready when /health answers."""
-    env = {**os.environ, "DATABASE_URL": database_url}
+    env = {**os.environ, "DATABASE_URL": database_url, **(env or {})}
     server = subprocess.Popen(
         [
             sys.executable,
@@ -87,23 +91,29 @@ def start_server(database_url: str, port: int) -> subprocess.Popen[bytes]:
 
 
 def drive(url: str, paths: list[str], *, seconds: int, connections: int) -> dict[str, Any]:
-    """Run wrk against ``paths`` (rotating) and return rps and latency percentiles."""
+    """Run wrk against ``paths`` (rotating GETs) and return rps and latency percentiles."""
+    script = WRK_GET % ", ".join(json.dumps(p) for p in paths)
+    return drive_script(url, script, seconds=seconds, connections=connections)
+
+
+def drive_script(url: str, script: str, *, seconds: int, connections: int) -> dict[str, Any]:
+    """Run wrk with a Lua ``request`` script and return rps and latency percentiles."""
     wrk = shutil.which("wrk")
     if wrk is None:
         raise RuntimeError(
             "wrk is not installed: `apt-get install wrk` (or scripts/install-system.sh --bench)"
         )
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT % ", ".join(json.dumps(p) for p in paths))
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
+        file.write(script + WRK_DONE)
     try:
         done = subprocess.run(
-            [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
+            [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", file.name, url],
             capture_output=True,
             text=True,
             check=True,
         )
     finally:
-        Path(script.name).unlink()
+        Path(file.name).unlink()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", done.stdout).group(1))  # type: ignore[union-attr]
     detail = json.loads(done.stdout.split("JSON ", 1)[1].splitlines()[0])
     return {"rps": rps, **detail}

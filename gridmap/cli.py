@@ -396,6 +396,28 @@ def bench_locate(
     _emit(report, as_json, lambda d: console.print(d))
 
 
+@bench_app.command("intake")
+def bench_intake(
+    county: Annotated[str, typer.Option(help="county whose households report")] = "513401",
+    seconds: Annotated[int, typer.Option(help="duration of each measurement")] = 10,
+    connections: Annotated[int, typer.Option(help="concurrent connections")] = 16,
+    reports: Annotated[int, typer.Option(help="reports in the retry phase")] = 2000,
+    as_json: JsonOpt = False,
+) -> None:
+    """HTTP POST /incidents next to the same server's /health; lost and duplicated under retries."""
+    from benchmarks import intake as bench
+
+    settings = _settings()
+    report = bench.run(
+        database_url(settings),
+        county=county,
+        seconds=seconds,
+        connections=connections,
+        reports=reports,
+    )
+    _emit(report, as_json, lambda d: console.print(d))
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str | None, typer.Option()] = None,

@@ -186,14 +186,14 @@ def report_incident(
     where = lookup.locate_one(
         index, report.lon, report.lat, crs_name=report.crs, near_boundary_m=near_boundary_m
     )
-    if key is not None and not db.incidents.try_lock_key(session, key):
+    context = db.incidents.intake_context(
+        session, key=key, category=report.category, grid=where.grid
+    )
+    if not context.locked:
         raise IdempotencyKeyInProgressError(
             f"a request with Idempotency-Key {key!r} is still being processed; retry in a moment",
             key=key,
         )
-    context = db.incidents.intake_context(
-        session, key=key, category=report.category, grid=where.grid
-    )
     if context.existing_id is not None:
         assert key is not None
         return _replay(session, key, context.existing_hash, report)
@@ -217,6 +217,9 @@ def report_incident(
     )
     actor = report.reporter or f"{source}:anonymous"
     incident_id = db.incidents.insert(session, row, actor=actor)
+    if incident_id is None:  # the same key committed between our read and our insert
+        assert key is not None
+        return _replay(session, key, db.incidents.by_keys(session, [key])[key].request_hash, report)
     return Intake(stored_view(row, incident_id), created=True)
 
 

@@ -337,7 +337,7 @@ def coverage(
             "grid": grid,
             "cells": int(n),
             "visited": int(v),
-            "coverage": round(v / n, 4) if n else 0.0,
+            "coverage": round(int(v) / int(n), 4) if n else 0.0,  # a float, not numpy
         }
         for grid, n, v in zip(grids["code"], total, seen, strict=True)
     ]

@@ -63,18 +63,11 @@ def key_lock_id(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
 
-def try_lock_key(session: Session, key: str) -> bool:
-    """Hold the key's advisory lock until the transaction ends; False if another request has it."""
-    return bool(
-        session.execute(
-            text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": key_lock_id(key)}
-        ).scalar_one()
-    )
-
-
 INTAKE_CONTEXT = text(
     """
     SELECT
+      CASE WHEN CAST(:key AS text) IS NULL THEN true
+           ELSE pg_try_advisory_xact_lock(:lock_id) END AS locked,
       (SELECT id FROM incident WHERE idempotency_key = :key) AS existing_id,
       (SELECT request_hash FROM incident WHERE idempotency_key = :key) AS existing_hash,
       c.code, c.tier, c.case_type, c.limit_hours, c.stage_hours, c.active,
@@ -88,9 +81,12 @@ INTAKE_CONTEXT = text(
 def intake_context(
     session: Session, *, key: str | None, category: str, grid: str | None
 ) -> Row[Any]:
-    """In one round trip: an incident already made with ``key``, the category's rules, and the
-    grid's on-duty primary worker."""
-    return session.execute(INTAKE_CONTEXT, {"key": key, "category": category, "grid": grid}).one()
+    """In one round trip: the key's advisory lock (``locked`` is False while another request
+    holds it), an incident already made with ``key``, the category's rules, and the grid's
+    on-duty primary worker."""
+    lock_id = key_lock_id(key) if key is not None else 0
+    params = {"key": key, "lock_id": lock_id, "category": category, "grid": grid}
+    return session.execute(INTAKE_CONTEXT, params).one()
 
 
 INSERT = text(
@@ -107,6 +103,7 @@ INSERT = text(
         :input_crs, :category_code, :case_type, :description, :reporter, :source, :device_time,
         :gps_accuracy_m, CAST(:photo_urls AS jsonb), :stage, :tier, :worker_id, :reported_at,
         :stage_at, :stage_due, :due_at, 1, :synthetic, :idempotency_key, :request_hash)
+      ON CONFLICT (idempotency_key) DO NOTHING
       RETURNING id, county_code, stage, tier, reported_at
     ), audit AS (
       INSERT INTO incident_event (incident_id, county_code, at, actor, action, from_stage,
@@ -120,15 +117,12 @@ INSERT = text(
 )
 
 
-def insert(session: Session, values: dict[str, Any], *, actor: str, note: str = "") -> int:
-    """Insert one incident and its first audit row in one statement; return its id."""
+def insert(session: Session, values: dict[str, Any], *, actor: str, note: str = "") -> int | None:
+    """Insert one incident and its first audit row in one statement; return its id, or None
+    when an incident with the same idempotency key committed first."""
     params = {**values, "reporter_actor": actor, "note": note}
-    return int(session.execute(INSERT, params).scalar_one())
-
-
-def insert_many(session: Session, rows: Sequence[dict[str, Any]], *, actor: str) -> list[int]:
-    """Insert incidents and their audit rows (executemany of :data:`INSERT`); ids in order."""
-    return [insert(session, row, actor=actor) for row in rows]
+    found = session.execute(INSERT, params).scalar_one_or_none()
+    return None if found is None else int(found)
 
 
 def get(session: Session, incident_id: int, scope: Scope) -> Row[Any] | None:
@@ -190,11 +184,13 @@ def latest_notes(session: Session, ids: Sequence[int]) -> dict[int, str]:
     """The note of each incident's newest audit row, by incident id (for status notes)."""
     if not ids:
         return {}
-    query = (
-        select(IncidentEvent.incident_id, IncidentEvent.note)
+    newest = (
+        select(func.max(IncidentEvent.id))
         .where(IncidentEvent.incident_id.in_(list(ids)))
-        .distinct(IncidentEvent.incident_id)
-        .order_by(IncidentEvent.incident_id, IncidentEvent.id.desc())
+        .group_by(IncidentEvent.incident_id)
+    )
+    query = select(IncidentEvent.incident_id, IncidentEvent.note).where(
+        IncidentEvent.id.in_(newest.scalar_subquery())
     )
     return {int(incident_id): note or "" for incident_id, note in session.execute(query)}
 
