@@ -1,0 +1,271 @@
+"""Incidents over HTTP: a phone's GCJ-02 report followed to closure, idempotency headers, the
+409 list, overdue with a moved clock, categories, and real concurrent requests on a real server."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+import shapely
+from shapely.geometry import shape
+
+from benchmarks.locate import free_port, start_server
+from gridmap import crs
+
+
+@pytest.fixture(scope="module")
+def phone_point(client) -> tuple[str, float, float]:
+    """A grid code and a point inside it, as GCJ-02 (what a phone's map app reports)."""
+    grid = client.get("/api/v1/units", params={"level": "grid", "limit": 1, "offset": 40}).json()
+    feature = grid["features"][0]
+    inner = shapely.buffer(shape(feature["geometry"]), -0.0003)
+    point = inner.representative_point()
+    glon, glat = crs.wgs84_to_gcj02(point.x, point.y)
+    return feature["properties"]["code"], float(glon), float(glat)
+
+
+def body(point: tuple[str, float, float], **extra: object) -> dict[str, object]:
+    _, lon, lat = point
+    return {
+        "lon": lon,
+        "lat": lat,
+        "crs": "gcj02",
+        "category": "0501",
+        "description": "路边垃圾堆放",
+        "reporter": "网格员 李华",
+        "device_time": "2026-11-23T09:30:00+08:00",
+        "gps_accuracy_m": 6.5,
+        "photo_urls": ["https://files.example.cn/p/1.jpg"],
+        **extra,
+    }
+
+
+def test_phone_report_to_closure(client, phone_point) -> None:
+    created = client.post(
+        "/api/v1/incidents", json=body(phone_point), headers={"Idempotency-Key": str(uuid.uuid4())}
+    )
+    assert created.status_code == 201, created.text
+    case = created.json()
+    assert created.headers["Location"] == f"/api/v1/incidents/{case['id']}"
+    assert case["grid_code"] == phone_point[0]
+    assert case["stage"] == "reported" and case["stage_zh"] == "受理"
+    assert case["worker_id"] is not None
+    assert case["photo_urls"] == ["https://files.example.cn/p/1.jpg"]
+    steps = [
+        ("accept", {"actor": "村委会 王芳"}),
+        ("dispatch", {"actor": "指挥中心 张伟", "department": "环卫所"}),
+        ("start", {"actor": "环卫所 刘强"}),
+        ("resolve", {"actor": "环卫所 刘强", "note": "已清运"}),
+        ("close", {"actor": "监督中心 陈静", "note": "现场核查通过"}),
+        ("rate", {"actor": "网格员 李华", "rating": 5}),
+    ]
+    for action, payload in steps:
+        moved = client.post(f"/api/v1/incidents/{case['id']}/actions/{action}", json=payload)
+        assert moved.status_code == 200, (action, moved.text)
+    final = client.get(f"/api/v1/incidents/{case['id']}").json()
+    assert final["stage"] == "rated" and final["rating"] == 5 and final["department"] == "环卫所"
+    assert [e["action"] for e in final["events"]] == ["report"] + [a for a, _ in steps]
+    assert final["events"][4]["note"] == "已清运"
+
+
+def test_retries_replay_and_other_bodies_are_refused(client, phone_point) -> None:
+    key = f"phone-x:{uuid.uuid4()}"
+    first = client.post(
+        "/api/v1/incidents", json=body(phone_point), headers={"Idempotency-Key": key}
+    )
+    again = client.post(
+        "/api/v1/incidents", json=body(phone_point), headers={"Idempotency-Key": key}
+    )
+    assert first.status_code == again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    other = client.post(
+        "/api/v1/incidents",
+        json=body(phone_point, description="别的事"),
+        headers={"Idempotency-Key": key},
+    )
+    assert other.status_code == 422
+    assert other.json()["code"] == "IdempotencyKeyReusedError"
+
+
+def test_invalid_transition_lists_the_allowed_ones(client, phone_point) -> None:
+    case = client.post("/api/v1/incidents", json=body(phone_point)).json()
+    refused = client.post(f"/api/v1/incidents/{case['id']}/actions/close", json={"actor": "x"})
+    assert refused.status_code == 409
+    problem = refused.json()
+    assert problem["code"] == "InvalidTransitionError"
+    assert set(problem["context"]["allowed"]) == {"accept", "reject", "escalate"}
+    assert refused.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "code"),
+    [
+        ({"lon": 116.39, "lat": 39.91, "category": "0501"}, 404, "OutsideCoverageError"),
+        ({"lon": 102.2, "lat": 27.9, "category": "7777"}, 404, "NotFoundError"),
+        ({"lon": 27.9, "lat": 102.2, "category": "0501"}, 422, "CoordinateOutOfRangeError"),
+        ({"lon": 102.2, "lat": 930, "category": "0501"}, 422, "CoordinateOutOfRangeError"),
+        ({"lon": "NaN", "lat": 27.9, "category": "0501"}, 422, "RequestValidationError"),
+        ({"lon": 102.2, "lat": 27.9, "category": "0501", "crs": "utm"}, 422, None),
+        ({"lon": 102.2, "lat": 27.9}, 422, "RequestValidationError"),
+    ],
+)
+def test_bad_reports_get_clear_errors(client, payload, status, code) -> None:
+    answer = client.post("/api/v1/incidents", json=payload)
+    assert answer.status_code == status, answer.text
+    if code:
+        assert answer.json()["code"] == code
+    assert answer.json()["detail"]
+
+
+def test_batch_sync_over_http(client, phone_point) -> None:
+    items = [{**body(phone_point), "key": f"sync-{uuid.uuid4()}"} for _ in range(3)]
+    first = client.post("/api/v1/incidents/batch", json={"items": items})
+    assert first.status_code == 200, first.text
+    assert first.json()["created"] == 3
+    again = client.post("/api/v1/incidents/batch", json={"items": items})
+    assert again.json()["existing"] == 3
+    assert [i["id"] for i in again.json()["items"]] == [i["id"] for i in first.json()["items"]]
+    bad = [*items, {**body(phone_point), "lon": 116.39, "lat": 39.91, "crs": "wgs84", "key": "b"}]
+    refused = client.post("/api/v1/incidents/batch", json={"items": bad})
+    assert refused.status_code == 404 and "item 3" in refused.json()["detail"]
+
+
+@pytest.fixture
+def moved_clock(client) -> Iterator[list[datetime]]:
+    """Replace the app's clock with one the test moves; restore it afterwards."""
+    app = client.app
+    real = app.state.clock
+    now = [datetime(2026, 11, 20, 2, 0, tzinfo=UTC)]
+    app.state.clock = lambda: now[0]
+    yield now
+    app.state.clock = real
+
+
+def test_overdue_listing_follows_the_clock(client, phone_point, moved_clock) -> None:
+    case = client.post("/api/v1/incidents", json=body(phone_point, category="0503")).json()
+    assert case["stage_due"].startswith("2026-11-20T02:06")  # 5 % of 2 h
+    listed = client.get("/api/v1/incidents", params={"overdue": True, "limit": 1000}).json()
+    assert case["id"] not in {i["id"] for i in listed["items"]}
+    moved_clock[0] += timedelta(minutes=7)
+    listed = client.get("/api/v1/incidents", params={"overdue": True, "limit": 1000}).json()
+    assert case["id"] in {i["id"] for i in listed["items"]}
+    assert all(i["overdue"] for i in listed["items"])
+
+
+def test_listing_filters(client, phone_point) -> None:
+    case = client.post("/api/v1/incidents", json=body(phone_point, category="0603")).json()
+    found = client.get(
+        "/api/v1/incidents", params={"code": phone_point[0], "stage": "reported", "category": "06"}
+    ).json()
+    assert case["id"] in {i["id"] for i in found["items"]}
+    assert all(i["grid_code"] == phone_point[0] for i in found["items"])
+    assert client.get("/api/v1/incidents", params={"stage": "lost"}).status_code == 404
+
+
+def test_categories_are_listed_and_configurable(client) -> None:
+    listed = client.get("/api/v1/categories").json()
+    by_code = {c["code"]: c for c in listed}
+    assert by_code["0701"]["limit_hours"] == 24 and by_code["0401"]["limit_hours"] == 2
+    assert by_code["05"]["name_zh"] == "环境卫生" and by_code["0501"]["parent_code"] == "05"
+    changed = client.put(
+        "/api/v1/categories/0599",
+        json={
+            "parent_code": "05",
+            "name_zh": "河道漂浮物",
+            "name_en": "River litter",
+            "tier": "village",
+            "case_type": "promised",
+            "limit_hours": 72,
+            "stage_hours": {"handling": 48},
+        },
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["stage_hours"]["handling"] == 48
+    orphan = client.put(
+        "/api/v1/categories/1201",
+        json={
+            "parent_code": "12",
+            "name_zh": "x",
+            "name_en": "x",
+            "tier": "grid",
+            "case_type": "promised",
+            "limit_hours": 1,
+        },
+    )
+    assert orphan.status_code == 422
+
+
+@pytest.fixture(scope="module")
+def server(served_url: str) -> Iterator[str]:
+    """A real uvicorn server (one worker) on the demo database."""
+    port = free_port()
+    process = start_server(served_url, port, env={"GRIDMAP_ESCALATE_EVERY_S": "0"})
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_concurrent_staff_exactly_one_wins(server, phone_point) -> None:
+    """Eight staff press 派遣 at once on a real server: one 200, seven 409."""
+    with httpx.Client(base_url=server) as http:
+        case = http.post("/api/v1/incidents", json=body(phone_point)).json()
+        assert (
+            http.post(
+                f"/api/v1/incidents/{case['id']}/actions/accept", json={"actor": "a"}
+            ).status_code
+            == 200
+        )
+    barrier = threading.Barrier(8)
+    statuses: list[int] = []
+
+    def press(n: int) -> None:
+        with httpx.Client(base_url=server, timeout=30) as http:
+            barrier.wait()
+            answer = http.post(
+                f"/api/v1/incidents/{case['id']}/actions/dispatch", json={"actor": f"staff {n}"}
+            )
+            statuses.append(answer.status_code)
+
+    threads = [threading.Thread(target=press, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200] + [409] * 7
+    with httpx.Client(base_url=server) as http:
+        events = http.get(f"/api/v1/incidents/{case['id']}").json()["events"]
+    assert [e["action"] for e in events].count("dispatch") == 1
+
+
+def test_concurrent_retries_of_one_key_make_one_incident(server, phone_point) -> None:
+    """Six copies of one report race on a real server: one incident; the rest replay or 409."""
+    key = f"race-{uuid.uuid4()}"
+    barrier = threading.Barrier(6)
+    answers: list[httpx.Response] = []
+
+    def send() -> None:
+        with httpx.Client(base_url=server, timeout=30) as http:
+            barrier.wait()
+            answers.append(
+                http.post(
+                    "/api/v1/incidents", json=body(phone_point), headers={"Idempotency-Key": key}
+                )
+            )
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {a.status_code for a in answers} <= {201, 409}
+    ids = {a.json()["id"] for a in answers if a.status_code == 201}
+    assert len(ids) == 1
+    replayed = [a for a in answers if a.headers.get("Idempotent-Replayed") == "true"]
+    fresh = [a for a in answers if a.status_code == 201 and a not in replayed]
+    assert len(fresh) == 1
