@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,9 +17,15 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from gridmap import __version__, db, grids, hierarchy, lookup, qa, synth
+from gridmap import __version__, categories, db, grids, hierarchy, incidents, lookup, qa, synth
 from gridmap.db import migrations
-from gridmap.errors import DatabaseUnavailableError, GridmapError, ImportFileError, InvalidCodeError
+from gridmap.errors import (
+    DatabaseUnavailableError,
+    GridmapError,
+    ImportFileError,
+    InvalidCodeError,
+    InvalidInputError,
+)
 from gridmap.settings import Settings
 
 app = typer.Typer(help="gridmap: 网格化管理 boundaries, grids and lookup.", no_args_is_help=True)
@@ -350,6 +357,114 @@ def grids_generate(
             session, county_code, resolution=settings.h3_resolution
         )
     _emit(report, as_json, lambda d: console.print(d))
+
+
+incidents_app = typer.Typer(help="Incidents (事件): overdue escalation, listings.")
+app.add_typer(incidents_app, name="incidents")
+
+
+def _when(value: str | None) -> datetime:
+    """An ISO 8601 time with an offset, or now."""
+    if value is None:
+        return incidents.now_utc()
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise InvalidInputError(f"{value!r} is not an ISO 8601 time") from error
+    if parsed.tzinfo is None:
+        raise InvalidInputError(f"{value!r} needs a timezone, e.g. 2026-11-23T08:00:00+08:00")
+    return parsed
+
+
+@incidents_app.command("escalate")
+def incidents_escalate(
+    now: Annotated[str | None, typer.Option(help="pretend it is this time (ISO 8601)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Escalate every overdue case one tier (the API also does this every few minutes)."""
+    with transaction(_settings()) as session:
+        escalated = incidents.escalate_overdue(session, now=_when(now))
+    _emit(
+        {"escalated": len(escalated), "ids": escalated},
+        as_json,
+        lambda d: console.print(f"escalated {d['escalated']} overdue cases one tier"),
+    )
+
+
+@incidents_app.command("list")
+def incidents_list(
+    county: Annotated[str | None, typer.Option(help="county code")] = None,
+    code: Annotated[str | None, typer.Option(help="township, village or grid code")] = None,
+    stage: Annotated[list[str] | None, typer.Option(help="stage (repeatable)")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="only late open cases")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """Incidents, newest first."""
+    with transaction(_settings()) as session:
+        total, found = incidents.search(
+            session, county=county, code=code, stages=stage, overdue=overdue, limit=limit
+        )
+
+    def render(rows: list[dict[str, Any]]) -> None:
+        table = Table(title=f"{len(rows)} of {total} incidents")
+        for column in ("id", "grid", "category", "stage", "tier", "due", "overdue"):
+            table.add_column(column)
+        for r in rows:
+            table.add_row(
+                str(r["id"]),
+                str(r["grid_code"]),
+                r["category_code"],
+                f"{r['stage']} {r['stage_zh']}",
+                r["tier"],
+                str(r["stage_due"] or ""),
+                "超时" if r["overdue"] else "",
+            )
+        console.print(table)
+
+    _emit(found, as_json, render)
+
+
+categories_app = typer.Typer(help="The incident category catalogue (事件分类).")
+app.add_typer(categories_app, name="categories")
+
+
+@categories_app.command("import")
+def categories_import(
+    path: Annotated[
+        Path, typer.Argument(help="JSON file shaped like gridmap/data/categories.json")
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Add or replace categories from a file (all or nothing)."""
+    rows = categories.read_file(path)
+    with transaction(_settings()) as session:
+        written = categories.put(session, rows)
+    _emit({"written": written}, as_json, lambda d: console.print(f"{d['written']} categories"))
+
+
+@categories_app.command("list")
+def categories_list(as_json: JsonOpt = False) -> None:
+    """The catalogue with each category's tier, case type and hours per stage."""
+    with transaction(_settings()) as session:
+        found = categories.catalogue(session)
+
+    def render(rows: list[dict[str, Any]]) -> None:
+        table = Table(title="事件分类 categories")
+        for column in ("code", "name", "tier", "type", "hours"):
+            table.add_column(column)
+        for r in rows:
+            indent = "  " if r["parent_code"] else ""
+            table.add_row(
+                r["code"],
+                indent + r["name_zh"],
+                r["tier_zh"],
+                r["case_type_zh"],
+                f"{r['limit_hours']:g}",
+            )
+        console.print(table)
+
+    _emit(found, as_json, render)
 
 
 bench_app = typer.Typer(help="Benchmarks: figures with anchors measured in the same run.")

@@ -90,3 +90,52 @@ def test_unknown_crs_is_refused_before_reading(scratch_url):
 def test_simple_commands(scratch_url, args):
     done = gridmap(scratch_url, *args)
     assert done.returncode == 0 and done.stdout.strip()
+
+
+def test_categories_import_is_all_or_nothing(scratch_url, tmp_path: Path):
+    good = {
+        "categories": [
+            {
+                "code": "10",
+                "name_zh": "森林防火",
+                "name_en": "Forest fire watch",
+                "tier": "township",
+                "case_type": "immediate",
+                "limit_hours": 2,
+            }
+        ]
+    }
+    bad = {
+        "categories": [
+            *good["categories"],
+            {
+                "code": "1001",
+                "parent_code": "11",
+                "name_zh": "x",
+                "name_en": "x",
+                "tier": "grid",
+                "case_type": "promised",
+                "limit_hours": 5,
+            },
+        ]
+    }
+    (tmp_path / "bad.json").write_text(json.dumps(bad, ensure_ascii=False), encoding="utf-8")
+    refused = gridmap(scratch_url, "categories", "import", str(tmp_path / "bad.json"))
+    assert refused.returncode != 0 and "1001" in refused.stderr
+    listed = json.loads(gridmap(scratch_url, "categories", "list", "--json").stdout)
+    assert "10" not in {c["code"] for c in listed}
+    (tmp_path / "good.json").write_text(json.dumps(good, ensure_ascii=False), encoding="utf-8")
+    done = gridmap(scratch_url, "categories", "import", str(tmp_path / "good.json"), "--json")
+    assert json.loads(done.stdout) == {"written": 1}
+    listed = json.loads(gridmap(scratch_url, "categories", "list", "--json").stdout)
+    assert {c["code"]: c["name_zh"] for c in listed}["10"] == "森林防火"
+
+
+def test_escalate_needs_a_timezone_and_reports_counts(scratch_url):
+    naive = gridmap(scratch_url, "incidents", "escalate", "--now", "2026-11-23T10:00:00")
+    assert naive.returncode != 0 and "timezone" in naive.stderr
+    done = gridmap(
+        scratch_url, "incidents", "escalate", "--now", "2026-11-23T10:00:00+08:00", "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"escalated": 0, "ids": []}
