@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 import h3ronpy
 from h3.api import basic_int as h3_int
 
-from gridmap import db, lookup, workers, workflow
+from gridmap import crs, db, lookup, workers, workflow
 from gridmap.db.scope import EVERYTHING, Scope
 from gridmap.errors import (
     ConcurrentUpdateError,
@@ -79,6 +79,9 @@ class Intake:
 
 def check_report(report: Report) -> None:
     """Refuse reports that cannot be stored, naming the field."""
+    for name in ("description", "reporter", "category"):
+        if "\x00" in getattr(report, name):
+            raise InvalidInputError(f"{name} contains a NUL character", field=name)
     if len(report.description) > MAX_DESCRIPTION:
         raise InvalidInputError(
             f"description is {len(report.description)} characters; the limit is {MAX_DESCRIPTION}"
@@ -183,6 +186,7 @@ def report_incident(
     now = now or now_utc()
     check_report(report)
     _check_key(key)
+    report = replace(report, crs=crs.check_crs(report.crs))  # stored by its canonical name
     where = lookup.locate_one(
         index, report.lon, report.lat, crs_name=report.crs, near_boundary_m=near_boundary_m
     )
@@ -322,6 +326,11 @@ def get(
         for event in db.incidents.events(session, incident_id)
     ]
     return found
+
+
+def latest_notes(session: Session, incident_ids: Sequence[int]) -> dict[int, str]:
+    """The note of each incident's newest audit row (Open311's ``status_notes``)."""
+    return db.incidents.latest_notes(session, incident_ids)
 
 
 def act(

@@ -159,6 +159,177 @@ GRIDS_LOOKUP = [
     ),
 ]
 
+INCIDENTS = [
+    new_markdown_cell(
+        "# 03 事件办理 Incidents: report → closure\n\n"
+        "A grid worker reports from a phone in GCJ-02; the API locates the report to its grid, "
+        "assigns the grid's worker and opens the case. Staff take it through the seven stages "
+        "(受理 → 立案 → 派遣 → 处置 → 反馈 → 核查结案 → 评价). Then: deadlines and escalation on a "
+        "moved clock, who gets a case when the grid's worker is off duty, patrol coverage "
+        "(走遍率) and monthly hotspots (每月一题). Uses a synthetic 德昌县 (513424)."
+    ),
+    new_code_cell(
+        "from datetime import UTC, datetime, timedelta\nfrom pathlib import Path\n\n"
+        "import folium\nimport numpy as np\nimport pandas as pd\nimport shapely\n"
+        "from fastapi.testclient import TestClient\n\n"
+        "from api.main import create_app\n"
+        "from gridmap import crs, db, grids, hierarchy, incidents, lookup, synth, workers\n"
+        "from gridmap.db import migrations\nfrom gridmap.settings import Settings\n\n"
+        "settings = Settings()\n"
+        "url = settings.database_url or db.cluster.up(\n"
+        "    db.cluster.locate(settings.home, settings.pg_port, settings.pg_bin))\n"
+        "migrations.upgrade(url)\n"
+        "Session = db.session.sessionmaker_for(db.session.make_engine(url))\n"
+        "COUNTY = '513424'\n"
+        "files = sorted((Path('..') / 'boundaries').glob('5134*.geojson'))\n"
+        "with Session() as session, session.begin():\n"
+        "    hierarchy.import_files(session, files, level='county', crs_name='gcj02')\n"
+        "    if not synth.is_loaded(session, COUNTY, seed=1):\n"
+        "        synth.load_county(session, COUNTY, seed=1)\n"
+        "        grids.generate_for_county(session, COUNTY)\n"
+        "        lookup.rebuild_index(session, COUNTY)\n"
+        "    if not db.workers.search(session, db.scope.EVERYTHING, county=COUNTY, limit=1)[0]:\n"
+        "        print(synth.load_workers(session, COUNTY, seed=1))\n"
+        "clock = [datetime(2026, 11, 23, 1, 0, tzinfo=UTC)]  # a clock this notebook moves\n"
+        "app = create_app(Settings(database_url=url, escalate_every_s=0))\n"
+        "api = TestClient(app)\napi.__enter__()\n"
+        "app.state.clock = lambda: clock[0]"
+    ),
+    new_markdown_cell(
+        "## 上报 Report from a phone (GCJ-02, with an Idempotency-Key)\n\n"
+        "The phone's map app gives GCJ-02; the API turns it back into WGS84 before locating. "
+        "Sending the same key again (a retry after a lost answer) returns the same case."
+    ),
+    new_code_cell(
+        "with Session() as session:\n"
+        "    layer = db.units.read(session, county=COUNTY, level='grid')\n"
+        "grid = layer.iloc[len(layer) // 2]\n"
+        "spot = shapely.buffer(grid.geometry, -0.0003).representative_point()\n"
+        "glon, glat = crs.wgs84_to_gcj02(spot.x, spot.y)\n"
+        "report = {'lon': float(glon), 'lat': float(glat), 'crs': 'gcj02', 'category': '0501',\n"
+        "          'description': '河边垃圾堆放', 'reporter': '网格员 李华', 'gps_accuracy_m': 5}\n"
+        "key = {'Idempotency-Key': 'phone-17:000123'}\n"
+        "case = api.post('/api/v1/incidents', json=report, headers=key).json()\n"
+        "retry = api.post('/api/v1/incidents', json=report, headers=key)\n"
+        "assert retry.json()['id'] == case['id'] and retry.headers['Idempotent-Replayed'] == 'true'\n"
+        "assert case['grid_code'] == grid['code']\n"
+        "pd.Series({k: case[k] for k in ('id', 'grid_code', 'stage_zh', 'tier_zh', 'case_type_zh',\n"
+        "                                'worker_id', 'stage_due', 'due_at', 'near_boundary')})"
+    ),
+    new_markdown_cell(
+        "## 办理 The seven stages, with the audit trail\n\n"
+        "Verification (核查) must be done by someone other than the handler or the dispatcher."
+    ),
+    new_code_cell(
+        "def act(action, **body):\n"
+        "    clock[0] += timedelta(hours=1)\n"
+        "    answer = api.post(f\"/api/v1/incidents/{case['id']}/actions/{action}\", json=body)\n"
+        "    return answer\n\n"
+        "act('accept', actor='村委会 王芳')\n"
+        "act('dispatch', actor='指挥中心 张伟', worker_id=case['worker_id'])\n"
+        "act('start', actor=f\"worker:{case['worker_id']}\")\n"
+        "act('resolve', actor=f\"worker:{case['worker_id']}\", note='已清运')\n"
+        "refused = act('close', actor=f\"worker:{case['worker_id']}\")\n"
+        "print(refused.status_code, refused.json()['detail'])\n"
+        "assert refused.status_code == 403\n"
+        "act('close', actor='监督中心 陈静', note='现场核查通过')\n"
+        "done = act('rate', actor='网格员 李华', rating=5).json()\n"
+        "assert done['stage'] == 'rated'\n"
+        "pd.DataFrame(done['events'])[['at', 'actor', 'action_zh', 'from_stage', 'to_stage', 'note']]"
+    ),
+    new_markdown_cell("An action the stage does not allow gets 409 with the allowed ones:"),
+    new_code_cell(
+        "wrong = act('dispatch', actor='指挥中心 张伟')\n"
+        "assert wrong.status_code == 409\n"
+        "wrong.json()"
+    ),
+    new_markdown_cell(
+        "## 超时升级 Deadlines and escalation (分级响应)\n\n"
+        "秸秆露天焚烧 (0503) must be finished within 2 hours; 5 % of that (6 minutes) is allowed "
+        "for acceptance. Move the clock past it and the case climbs one tier."
+    ),
+    new_code_cell(
+        "fire = api.post('/api/v1/incidents', json={**report, 'category': '0503'}).json()\n"
+        "clock[0] += timedelta(minutes=7)\n"
+        "late = api.get('/api/v1/incidents', params={'overdue': True, 'limit': 1000}).json()\n"
+        "assert fire['id'] in {i['id'] for i in late['items']}\n"
+        "with Session() as session, session.begin():\n"
+        "    escalated = incidents.escalate_overdue(session, now=clock[0])\n"
+        "after = api.get(f\"/api/v1/incidents/{fire['id']}\").json()\n"
+        "print(fire['tier_zh'], '→', after['tier_zh'], '| escalated:', len(escalated))\n"
+        "assert after['tier'] == 'village'"
+    ),
+    new_markdown_cell(
+        "## 派单 Who gets the case when the grid's worker is off duty\n\n"
+        "The on-duty worker of the same village with the lowest distance + 500 m × open cases, "
+        "then of the township."
+    ),
+    new_code_cell(
+        "primary = next(g['code'] for g in api.get(f\"/api/v1/workers/{case['worker_id']}\").json()['grids'])\n"
+        "api.patch(f\"/api/v1/workers/{case['worker_id']}\", json={'on_duty': False})\n"
+        "again = api.post('/api/v1/incidents', json={**report, 'category': '0601'}).json()\n"
+        "stand_in = api.get(f\"/api/v1/workers/{again['worker_id']}\").json()\n"
+        "api.patch(f\"/api/v1/workers/{case['worker_id']}\", json={'on_duty': True})\n"
+        "assert again['worker_id'] != case['worker_id']\n"
+        "assert any(g['code'].startswith(again['village_code']) for g in stand_in['grids'])\n"
+        "pd.Series({'grid': primary, 'stand-in': stand_in['name'], 'role': stand_in['role_zh']})"
+    ),
+    new_markdown_cell(
+        "## 走遍率 Patrol coverage\n\n"
+        "A worker walks through the grid at 1.2 m/s with a fix every 20 s; coverage is the share "
+        "of the grid's H3 resolution-11 cells the track passed through."
+    ),
+    new_code_cell(
+        "inner = shapely.buffer(grid.geometry, -0.0002)\n"
+        "stops = synth.uniform_inside(inner if not inner.is_empty else grid.geometry, 6,\n"
+        "                             np.random.default_rng(3))\n"
+        "path = shapely.LineString(stops)\n"
+        "metres = path.length * 100_000\n"
+        "steps = np.linspace(0, 1, max(2, int(metres / 24)))\n"
+        "points = [path.interpolate(f, normalized=True) for f in steps]\n"
+        "start = clock[0]\n"
+        "fixes = [{'lon': p.x, 'lat': p.y, 't': (start + timedelta(seconds=20 * i)).isoformat()}\n"
+        "         for i, p in enumerate(points)]\n"
+        "print(api.post(f\"/api/v1/workers/{case['worker_id']}/positions\",\n"
+        "               json={'crs': 'wgs84', 'fixes': fixes}).json())\n"
+        "cover = api.get('/api/v1/workers/coverage', params={\n"
+        "    'county': COUNTY, 'code': grid['code'], 'since': start.isoformat(),\n"
+        "    'until': (start + timedelta(days=1)).isoformat()}).json()\n"
+        "assert cover['grids'][0]['visited'] > 0\n"
+        "cover['grids']"
+    ),
+    new_markdown_cell(
+        "## 每月一题 Hotspots\n\n"
+        "Counts per H3 cell, grid and category, growth over last month, and places where the "
+        "same problem keeps coming back."
+    ),
+    new_code_cell(
+        "for month, n in ((9, 2), (10, 3), (11, 5)):\n"
+        "    clock[0] = datetime(2026, month, 12, 2, 0, tzinfo=UTC)\n"
+        "    for _ in range(n):\n"
+        "        api.post('/api/v1/incidents', json={**report, 'category': '0603'})\n"
+        "hot = api.get('/api/v1/incidents/hotspots', params={'county': COUNTY, 'month': '2026-11'}).json()\n"
+        "assert hot['recurring'] and hot['recurring'][0]['category'] == '0603'\n"
+        "pd.DataFrame(hot['cells']).head()"
+    ),
+    new_markdown_cell("## 地图 Map: cases by stage"),
+    new_code_cell(
+        "listed = api.get('/api/v1/incidents', params={'county': COUNTY, 'limit': 1000}).json()['items']\n"
+        "colour = {'reported': 'red', 'accepted': 'orange', 'dispatched': 'purple',\n"
+        "          'handling': 'blue', 'resolved': 'cadetblue', 'closed': 'green', 'rated': 'darkgreen'}\n"
+        "m = folium.Map(location=[spot.y, spot.x], zoom_start=15, tiles=None)\n"
+        "folium.GeoJson(grid.geometry.__geo_interface__, name='网格 grid',\n"
+        "               style_function=lambda f: {'color': '#333', 'fillOpacity': 0.1}).add_to(m)\n"
+        "cases = folium.FeatureGroup(name='事件 incidents').add_to(m)\n"
+        "for item in listed:\n"
+        "    folium.CircleMarker([item['lat'], item['lon']], radius=6, color=colour[item['stage']],\n"
+        "                        fill=True, tooltip=f\"{item['id']} {item['stage_zh']}\").add_to(cases)\n"
+        "folium.LayerControl().add_to(m)\n"
+        "api.__exit__(None, None, None)\n"
+        "m"
+    ),
+]
+
 
 def main() -> None:
     """Write every notebook."""
@@ -177,6 +348,13 @@ def main() -> None:
         "language": "python",
     }
     nbformat.write(notebook, HERE / "02_grids_lookup.ipynb")
+    notebook = new_notebook(cells=INCIDENTS)
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(notebook, HERE / "03_incidents.ipynb")
 
 
 if __name__ == "__main__":

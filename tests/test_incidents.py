@@ -295,3 +295,11 @@ def test_index_is_used_not_postgis(demo_tx, demo_index, grid_points) -> None:
     where = lookup.locate_one(demo_index, lon, lat)
     case = incidents.report_incident(demo_tx, demo_index, report(lon, lat)).incident
     assert (case["grid_code"], case["near_boundary"]) == (where.grid, where.near_boundary)
+
+
+def test_crs_aliases_are_stored_by_name_and_nul_is_refused(demo_tx, demo_index, grid_points):
+    _, lon, lat = grid_points[2]
+    made = incidents.report_incident(demo_tx, demo_index, report(lon, lat, crs="EPSG:4326"))
+    assert made.incident["input_crs"] == "wgs84"
+    with pytest.raises(InvalidInputError, match="NUL"):
+        incidents.report_incident(demo_tx, demo_index, report(lon, lat, description="a\x00b"))

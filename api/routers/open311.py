@@ -180,6 +180,7 @@ def _jurisdiction(request: Request, raw: str | None) -> str | None:
 
 
 def _hours(value: float) -> str:
+    """Hours without a trailing ".0" (168, 0.5)."""
     return f"{value:g}"
 
 
@@ -284,16 +285,8 @@ def _service_request(
 
 
 def _service_names(session: Any) -> dict[str, str]:
+    """service_name (name_zh) by code, inactive and group codes included, for old requests."""
     return {c["code"]: c["name_zh"] for c in categories.catalogue(session)}
-
-
-def _latest_notes(session: Any, ids: Sequence[int]) -> dict[int, str]:
-    """The newest audit note per incident, in one query.
-
-    Reached through the library module because routers may not import ``gridmap.db``; a public
-    ``gridmap.incidents.latest_notes`` wrapper would make this a plain library call.
-    """
-    return incidents.db.incidents.latest_notes(session, ids)
 
 
 async def _read_form(request: Request) -> dict[str, str]:
@@ -562,7 +555,7 @@ async def list_requests(request: Request, format: str) -> Response:
     def read(ids: list[int] | None, codes: list[str], filters: dict[str, Any]) -> list[Any]:
         with state.sessions() as session:
             found = by_ids(session, ids) if ids is not None else by_filters(session, codes, filters)
-            notes = _latest_notes(session, [i["id"] for i in found])
+            notes = incidents.latest_notes(session, [i["id"] for i in found])
             service_names = _service_names(session)
         return [
             _service_request(

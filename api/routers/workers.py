@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -12,6 +11,8 @@ from api.deps import CRS, PageDep, SessionDep, json_response, run_in_session
 from gridmap import workers
 
 router = APIRouter(tags=["workers 网格员"])
+MAX_ID = 2**31 - 1  # worker.id is a PostgreSQL integer: larger ids are refused, not a 500
+WorkerId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class WorkerIn(BaseModel):
@@ -113,10 +114,10 @@ def staffing(session: SessionDep, county: Annotated[str, Query(pattern=r"^\d{6}$
 def coverage(
     session: SessionDep,
     county: Annotated[str, Query(pattern=r"^\d{6}$")],
-    since: Annotated[datetime, Query(description="period start (with timezone)")],
-    until: Annotated[datetime, Query(description="period end, exclusive")],
+    since: Annotated[AwareDatetime, Query(description="period start (with timezone)")],
+    until: Annotated[AwareDatetime, Query(description="period end, exclusive")],
     code: Annotated[str | None, Query(pattern=r"^\d{9,15}$")] = None,
-    worker_id: int | None = None,
+    worker_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Response:
     """Per grid: how many of its H3 resolution-11 cells some patrol track passed through."""
     rows = workers.coverage(
@@ -137,13 +138,13 @@ def coverage(
 
 
 @router.get("/workers/{worker_id}", summary="One worker / 网格员详情")
-def get_worker(session: SessionDep, worker_id: Annotated[int, Path(ge=1)]) -> Response:
+def get_worker(session: SessionDep, worker_id: WorkerId) -> Response:
     """The worker with their grids and last known position."""
     return json_response(workers.require(session, worker_id))
 
 
 @router.patch("/workers/{worker_id}", summary="On or off duty / 在岗状态")
-def set_duty(request: Request, body: DutyIn, worker_id: Annotated[int, Path(ge=1)]) -> Response:
+def set_duty(request: Request, body: DutyIn, worker_id: WorkerId) -> Response:
     """Off-duty workers' new incidents go to colleagues of the village, then the township."""
     return json_response(
         run_in_session(request, lambda s: workers.set_on_duty(s, worker_id, body.on_duty))
@@ -151,7 +152,7 @@ def set_duty(request: Request, body: DutyIn, worker_id: Annotated[int, Path(ge=1
 
 
 @router.put("/workers/{worker_id}/grids", summary="Attach to grids / 分配网格")
-def set_grids(request: Request, body: GridsIn, worker_id: Annotated[int, Path(ge=1)]) -> Response:
+def set_grids(request: Request, body: GridsIn, worker_id: WorkerId) -> Response:
     """Attach the worker to grids; as primary, they replace the grid's current primary."""
 
     def work(session: Any) -> dict[str, Any]:
@@ -162,9 +163,7 @@ def set_grids(request: Request, body: GridsIn, worker_id: Annotated[int, Path(ge
 
 
 @router.post("/workers/{worker_id}/positions", summary="Upload a track / 上传巡查轨迹")
-def add_positions(
-    request: Request, body: TrackIn, worker_id: Annotated[int, Path(ge=1)]
-) -> Response:
+def add_positions(request: Request, body: TrackIn, worker_id: WorkerId) -> Response:
     """Store GPS fixes in any CRS; a resent batch stores nothing twice."""
     added = run_in_session(
         request,

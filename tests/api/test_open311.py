@@ -1,0 +1,471 @@
+"""Open311 GeoReport v2 over the real app and the committed demo database (synthetic 西昌市)."""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shapely.geometry import shape
+
+from gridmap import crs
+
+BASE = "/open311/v2"
+KEY = "gridmap-demo-key"
+SERVICE = "0501"  # 垃圾堆放, under 05 环境卫生
+CHINA = timedelta(hours=8)
+XML_TYPE = "text/xml; charset=utf-8"
+REQUEST_FIELDS = [
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
+    "media_url",
+    "extended_attributes",
+]
+
+
+@pytest.fixture(scope="module")
+def grid(client) -> dict:
+    """One demo grid: its code and a point inside it (lon, lat, WGS84)."""
+    params = {"level": "grid", "limit": 1}
+    feature = client.get("/api/v1/units", params=params).json()["features"][0]
+    point = shape(feature["geometry"]).representative_point()
+    return {"code": feature["properties"]["code"], "lon": point.x, "lat": point.y}
+
+
+def post(client, fields: dict, fmt: str = "json"):
+    """POST a form-encoded request (what Open311 clients send)."""
+    return client.post(f"{BASE}/requests.{fmt}", data=fields)
+
+
+def report(client, grid: dict, **extra: str) -> str:
+    """Report one incident in ``grid`` and return its service_request_id."""
+    fields = {
+        "api_key": KEY,
+        "service_code": SERVICE,
+        "lat": str(grid["lat"]),
+        "long": str(grid["lon"]),
+        "description": "路口垃圾堆放三天了",
+        "first_name": "三",
+        "last_name": "张",
+        **extra,
+    }
+    response = post(client, fields)
+    assert response.status_code == 201, response.text
+    [created] = response.json()
+    assert set(created) == {"service_request_id", "service_notice", "account_id"}
+    assert created["service_request_id"].isdigit() and created["account_id"] is None
+    return created["service_request_id"]
+
+
+def get_one(client, request_id: str) -> dict:
+    response = client.get(f"{BASE}/requests/{request_id}.json")
+    assert response.status_code == 200, response.text
+    [found] = response.json()
+    return found
+
+
+def listed(client, **params: str) -> list[str]:
+    response = client.get(f"{BASE}/requests.json", params=params)
+    assert response.status_code == 200, response.text
+    return [r["service_request_id"] for r in response.json()]
+
+
+def xml_of(response) -> ET.Element:
+    assert response.headers["content-type"] == XML_TYPE
+    assert response.content.startswith(b'<?xml version="1.0" encoding="utf-8"?>')
+    return ET.fromstring(response.content)
+
+
+def assert_error(response, status: int, fmt: str = "json") -> str:
+    """The spec's error document with a matching status; returns the description."""
+    assert response.status_code == status, response.text
+    if fmt == "xml":
+        root = xml_of(response)
+        assert root.tag == "errors" and [e.tag for e in root] == ["error"]
+        assert root.findtext("error/code") == str(status)
+        description = root.findtext("error/description")
+    else:
+        assert response.headers["content-type"] == "application/json"
+        [error] = response.json()
+        assert set(error) == {"code", "description"} and error["code"] == status
+        description = error["description"]
+    assert description
+    return description
+
+
+def act(client, request_id: str, action: str, actor: str, note: str = "") -> None:
+    response = client.post(
+        f"/api/v1/incidents/{request_id}/actions/{action}", json={"actor": actor, "note": note}
+    )
+    assert response.status_code == 200, response.text
+
+
+def close(client, request_id: str, note: str = "") -> None:
+    """Take a case through the whole workflow; verification by someone who did not handle it."""
+    act(client, request_id, "accept", "center:li")
+    act(client, request_id, "dispatch", "center:wang")
+    act(client, request_id, "start", "worker:zhao")
+    act(client, request_id, "resolve", "worker:zhao")
+    act(client, request_id, "close", "supervisor:qian", note)
+
+
+def test_discovery_json(client):
+    response = client.get(f"{BASE}/discovery.json")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["changeset"] and body["contact"] and body["key_service"]
+    [endpoint] = body["endpoints"]
+    assert endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
+    assert endpoint["url"] == "http://testserver/open311/v2"
+    assert endpoint["type"] == "production" and endpoint["changeset"]
+    assert endpoint["formats"] == ["text/xml", "application/json"]
+
+
+def test_discovery_xml(client):
+    root = xml_of(client.get(f"{BASE}/discovery.xml"))
+    assert root.tag == "discovery"
+    assert [child.tag for child in root] == ["changeset", "contact", "key_service", "endpoints"]
+    [endpoint] = root.findall("endpoints/endpoint")
+    assert endpoint.findtext("specification") == "http://wiki.open311.org/GeoReport_v2"
+    assert endpoint.findtext("url") == "http://testserver/open311/v2"
+    assert endpoint.findtext("type") == "production"
+    assert [f.text for f in endpoint.findall("formats/format")] == [
+        "text/xml",
+        "application/json",
+    ]
+
+
+def test_unknown_format_is_an_open311_404(client):
+    assert_error(client.get(f"{BASE}/services.html"), 404, "xml")
+    assert_error(client.get(f"{BASE}/discovery.yaml"), 404, "xml")
+
+
+def test_services_json_lists_subcategories_with_their_group(client):
+    response = client.get(f"{BASE}/services.json")
+    assert response.status_code == 200
+    services = response.json()
+    by_code = {s["service_code"]: s for s in services}
+    assert all(len(code) == 4 for code in by_code)  # 大类 are groups, not services
+    assert {"0101", "0501", "0903"} <= set(by_code)
+    garbage = by_code[SERVICE]
+    assert set(garbage) == {
+        "service_code",
+        "service_name",
+        "description",
+        "metadata",
+        "type",
+        "keywords",
+        "group",
+    }
+    assert garbage["service_name"] == "垃圾堆放" and garbage["group"] == "环境卫生"
+    assert garbage["metadata"] is False and garbage["type"] == "realtime"
+    assert garbage["description"] and isinstance(garbage["keywords"], str)
+    assert by_code["0101"]["group"] == "矛盾纠纷"
+
+
+def test_services_xml(client):
+    root = xml_of(client.get(f"{BASE}/services.xml"))
+    assert root.tag == "services" and {child.tag for child in root} == {"service"}
+    garbage = next(s for s in root if s.findtext("service_code") == SERVICE)
+    assert [child.tag for child in garbage] == [
+        "service_code",
+        "service_name",
+        "description",
+        "metadata",
+        "type",
+        "keywords",
+        "group",
+    ]
+    assert garbage.findtext("service_name") == "垃圾堆放"
+    assert garbage.findtext("group") == "环境卫生"
+    assert garbage.findtext("metadata") == "false" and garbage.findtext("type") == "realtime"
+    assert len(root) == len(client.get(f"{BASE}/services.json").json())
+
+
+def test_service_definition(client):
+    response = client.get(f"{BASE}/services/{SERVICE}.json")
+    assert response.status_code == 200
+    assert response.json() == {"service_code": SERVICE, "attributes": []}
+    root = xml_of(client.get(f"{BASE}/services/{SERVICE}.xml"))
+    assert root.tag == "service_definition"
+    assert root.findtext("service_code") == SERVICE
+    attributes = root.find("attributes")
+    assert attributes is not None and len(attributes) == 0
+
+
+@pytest.mark.parametrize("code", ["9999", "05", "nope"])
+def test_unknown_service_definition_is_404(client, code):
+    assert SERVICE not in assert_error(client.get(f"{BASE}/services/{code}.json"), 404)
+    assert_error(client.get(f"{BASE}/services/{code}.xml"), 404, "xml")
+
+
+def test_post_creates_a_request_that_get_returns(client, grid):
+    before = datetime.now().astimezone()
+    request_id = report(client, grid, address_string="胜利路口", media_url="https://x.cn/1.jpg")
+    found = get_one(client, request_id)
+    assert list(found) == REQUEST_FIELDS
+    assert found["service_request_id"] == request_id
+    assert found["status"] == "open"
+    assert found["status_notes"] == "受理"  # no note yet: the stage's Chinese name
+    assert found["service_code"] == SERVICE and found["service_name"] == "垃圾堆放"
+    assert found["description"] == "路口垃圾堆放三天了\n地址：胜利路口"  # address_string kept
+    assert found["media_url"] == "https://x.cn/1.jpg"
+    assert math.isclose(found["lat"], grid["lat"], abs_tol=1e-6)
+    assert math.isclose(found["long"], grid["lon"], abs_tol=1e-6)
+    assert found["address_id"] == grid["code"] and found["zipcode"] is None
+    assert found["address"] and found["agency_responsible"] and found["service_notice"]
+    extended = found["extended_attributes"]
+    assert extended["stage"] == "reported" and extended["stage_zh"] == "受理"
+    assert extended["grid_code"] == grid["code"] and extended["county_code"] == "513401"
+    assert grid["code"].startswith(extended["village_code"])
+    assert extended["village_code"].startswith(extended["township_code"])
+    requested = datetime.fromisoformat(found["requested_datetime"])
+    assert requested.utcoffset() == CHINA and found["requested_datetime"].endswith("+08:00")
+    assert abs(requested - before) < timedelta(minutes=5)
+    assert datetime.fromisoformat(found["updated_datetime"]) == requested
+    assert datetime.fromisoformat(found["expected_datetime"]) > requested
+    # the incident itself is a normal one, reported through Open311
+    incident = client.get(f"/api/v1/incidents/{request_id}").json()
+    assert incident["source"] == "open311" and incident["reporter"] == "张三"
+    assert incident["photo_urls"] == ["https://x.cn/1.jpg"]
+
+
+def test_post_and_get_in_xml(client, grid):
+    fields = {
+        "api_key": KEY,
+        "service_code": SERVICE,
+        "lat": str(grid["lat"]),
+        "long": str(grid["lon"]),
+        "email": "citizen@example.cn",
+    }
+    response = post(client, fields, "xml")
+    assert response.status_code == 201
+    root = xml_of(response)
+    assert root.tag == "service_requests" and [child.tag for child in root] == ["request"]
+    fields_sent = [child.tag for child in root[0]]
+    assert fields_sent == ["service_request_id", "service_notice", "account_id"]
+    request_id = root.findtext("request/service_request_id")
+    assert request_id and request_id.isdigit() and root.findtext("request/account_id") == ""
+
+    found = xml_of(client.get(f"{BASE}/requests/{request_id}.xml"))
+    assert found.tag == "service_requests" and [child.tag for child in found] == ["request"]
+    item = found[0]
+    assert [child.tag for child in item] == REQUEST_FIELDS
+    assert item.findtext("service_request_id") == request_id
+    assert item.findtext("status") == "open"
+    assert item.findtext("extended_attributes/stage") == "reported"
+    assert item.findtext("extended_attributes/grid_code") == grid["code"]
+    assert math.isclose(float(item.findtext("lat") or "nan"), grid["lat"], abs_tol=1e-6)
+    assert math.isclose(float(item.findtext("long") or "nan"), grid["lon"], abs_tol=1e-6)
+    requested = datetime.fromisoformat(item.findtext("requested_datetime") or "")
+    assert requested.utcoffset() == CHINA
+    assert item.findtext("zipcode") == "" and item.findtext("media_url") == ""
+    reporter = client.get(f"/api/v1/incidents/{request_id}").json()["reporter"]
+    assert reporter == "citizen@example.cn"
+
+
+def test_post_in_gcj02_is_stored_in_wgs84(client, grid):
+    lon, lat = (float(v) for v in crs.from_wgs84(grid["lon"], grid["lat"], "gcj02"))
+    request_id = report(client, grid, lat=str(lat), long=str(lon), crs="gcj02")
+    found = get_one(client, request_id)
+    assert math.isclose(found["lat"], grid["lat"], abs_tol=1e-5)
+    assert math.isclose(found["long"], grid["lon"], abs_tol=1e-5)
+    assert found["address_id"] == grid["code"]
+
+
+@pytest.mark.parametrize("key", [None, "", "wrong-key"])
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_post_needs_a_valid_api_key(client, grid, key, fmt):
+    fields = {"service_code": SERVICE, "lat": str(grid["lat"]), "long": str(grid["lon"])}
+    if key is not None:
+        fields["api_key"] = key
+    assert "api_key" in assert_error(post(client, fields, fmt), 403, fmt)
+
+
+def test_post_outside_coverage_is_400(client):
+    fields = {"api_key": KEY, "service_code": SERVICE, "lat": "39.9", "long": "116.4"}
+    description = assert_error(post(client, fields), 400)
+    assert "outside every loaded county" in description  # outside coverage, says which point
+    assert_error(post(client, fields, "xml"), 400, "xml")
+
+
+@pytest.mark.parametrize(
+    ("changes", "mentions"),
+    [
+        ({"lat": "north"}, "lat"),
+        ({"lat": "nan"}, "lat"),
+        ({"long": "inf"}, "long"),
+        ({"long": ""}, "long"),
+        ({"lat": "95", "long": "102.2"}, "latitude"),
+        ({"service_code": ""}, "service_code"),
+        ({"service_code": "9999"}, "category"),
+        ({"service_code": "05"}, "service_code"),  # a group, not a service
+        ({"crs": "utm50n"}, "CRS"),  # ("mars" is an alias of gcj02)
+        ({"media_url": "file:///etc/passwd"}, "media_url"),
+        ({"description": "长" * 4001}, "description"),
+        ({"description": "a\x00b"}, "NUL"),
+    ],
+)
+def test_post_bad_input_is_400(client, grid, changes, mentions):
+    fields = {
+        "api_key": KEY,
+        "service_code": SERVICE,
+        "lat": str(grid["lat"]),
+        "long": str(grid["lon"]),
+        **changes,
+    }
+    assert mentions in assert_error(post(client, fields), 400)
+
+
+def test_post_outside_the_given_jurisdiction_stores_nothing(client, grid):
+    fields = {
+        "api_key": KEY,
+        "service_code": SERVICE,
+        "lat": str(grid["lat"]),
+        "long": str(grid["lon"]),
+        "jurisdiction_id": "513422",
+        "description": "不该保存的上报",
+    }
+    assert "513401" in assert_error(post(client, fields), 400)
+    assert_error(post(client, {**fields, "jurisdiction_id": "999999"}), 404)
+    stored = client.get("/api/v1/incidents", params={"limit": 1000}).json()["items"]
+    assert not [i for i in stored if i["description"] == "不该保存的上报"]
+
+
+def test_get_unknown_request_is_404(client):
+    assert_error(client.get(f"{BASE}/requests/999999999.json"), 404)
+    assert_error(client.get(f"{BASE}/requests/999999999.xml"), 404, "xml")
+    assert_error(client.get(f"{BASE}/requests/abc.json"), 404)
+    assert_error(client.get(f"{BASE}/requests/99999999999999999999999.json"), 404)
+
+
+def test_get_requests_by_ids_ignores_other_filters(client, grid):
+    first, second = report(client, grid), report(client, grid)
+    ids = {first, second}
+    assert set(listed(client, service_request_id=f"{first},{second}")) == ids
+    # service_request_id overrides every other argument
+    params = {"service_request_id": f"{first}, {second}", "status": "closed", "bbox": "1,1,2,2"}
+    assert set(listed(client, **params)) == ids
+    assert listed(client, service_request_id=first) == [first]
+    assert listed(client, service_request_id="999999999") == []
+    response = client.get(f"{BASE}/requests.json", params={"service_request_id": "1,x"})
+    assert_error(response, 400)
+
+
+def test_default_listing_is_recent_open_and_closed(client, grid):
+    request_id = report(client, grid)
+    found = client.get(f"{BASE}/requests.json").json()
+    assert request_id in [r["service_request_id"] for r in found]
+    assert len(found) <= 1000
+    times = [datetime.fromisoformat(r["requested_datetime"]) for r in found]
+    assert times == sorted(times, reverse=True)  # newest first
+    root = xml_of(client.get(f"{BASE}/requests.xml"))
+    assert root.tag == "service_requests" and len(root) == len(found)
+
+
+def test_closed_request_shows_closed_and_filters_by_status(client, grid):
+    closed_id, open_id = report(client, grid), report(client, grid)
+    close(client, closed_id, note="已清运，现场复核合格")
+    found = get_one(client, closed_id)
+    assert found["status"] == "closed"
+    assert found["status_notes"] == "已清运，现场复核合格"
+    assert found["extended_attributes"]["stage"] == "closed"
+    assert datetime.fromisoformat(found["updated_datetime"]) >= datetime.fromisoformat(
+        found["requested_datetime"]
+    )
+
+    closed = client.get(f"{BASE}/requests.json", params={"status": "closed"}).json()
+    assert closed_id in [r["service_request_id"] for r in closed]
+    assert open_id not in [r["service_request_id"] for r in closed]
+    assert {r["status"] for r in closed} == {"closed"}
+
+    still_open = listed(client, status="open")
+    assert open_id in still_open and closed_id not in still_open
+    both = listed(client, status="open,closed")
+    assert {open_id, closed_id} <= set(both)
+    assert_error(client.get(f"{BASE}/requests.json", params={"status": "pending"}), 400)
+
+
+def test_accepted_request_notes_are_the_stage_name_without_a_note(client, grid):
+    request_id = report(client, grid)
+    act(client, request_id, "accept", "center:li")
+    found = get_one(client, request_id)
+    assert found["status"] == "open" and found["status_notes"] == "立案"
+    assert listed(client, service_request_id=request_id) == [request_id]
+    [listed_one] = client.get(
+        f"{BASE}/requests.json", params={"service_request_id": request_id}
+    ).json()
+    assert listed_one == found
+
+
+def test_filter_by_service_code(client, grid):
+    garbage = report(client, grid)
+    sewage = report(client, grid, service_code="0502")
+    only_garbage = listed(client, service_code=SERVICE)
+    assert garbage in only_garbage and sewage not in only_garbage
+    both = listed(client, service_code=f"{SERVICE},0502")
+    assert {garbage, sewage} <= set(both)
+    found = client.get(f"{BASE}/requests.json", params={"service_code": "0502"}).json()
+    assert {r["service_code"] for r in found} == {"0502"}
+    assert garbage not in listed(client, service_code="0903")
+    assert_error(client.get(f"{BASE}/requests.json", params={"service_code": "9999"}), 400)
+
+
+def test_filter_by_bbox(client, grid):
+    request_id = report(client, grid)
+    lon, lat = grid["lon"], grid["lat"]
+    around = f"{lon - 0.01},{lat - 0.01},{lon + 0.01},{lat + 0.01}"
+    away = f"{lon + 1},{lat + 1},{lon + 2},{lat + 2}"
+    assert request_id in listed(client, bbox=around)
+    assert request_id not in listed(client, bbox=away)
+    for bad in ("1,2,3", "a,b,c,d", "102,95,103,96", "103,27,102,28"):
+        assert_error(client.get(f"{BASE}/requests.json", params={"bbox": bad}), 400)
+
+
+def test_filter_by_dates(client, grid):
+    request_id = report(client, grid)
+    requested = datetime.fromisoformat(get_one(client, request_id)["requested_datetime"])
+    day = timedelta(days=1)
+    assert request_id in listed(
+        client, start_date=(requested - day).isoformat(), end_date=(requested + day).isoformat()
+    )
+    assert request_id in listed(client, start_date=requested.isoformat())  # end is inclusive
+    assert request_id in listed(client, end_date=requested.isoformat())
+    assert request_id not in listed(client, start_date=(requested + day).isoformat())
+    assert request_id not in listed(client, end_date=(requested - day).isoformat())
+    # "+08:00" sent unencoded arrives as a space; dates in UTC work too
+    raw = f"{BASE}/requests.json?start_date={(requested - day).isoformat()}"
+    assert request_id in [r["service_request_id"] for r in client.get(raw).json()]
+    utc = (requested - day).astimezone(UTC).isoformat().replace("+00:00", "Z")
+    assert request_id in listed(client, start_date=utc)
+
+    too_long = {"start_date": "2026-01-01T00:00:00Z", "end_date": "2026-06-01T00:00:00Z"}
+    assert "90 days" in assert_error(client.get(f"{BASE}/requests.json", params=too_long), 400)
+    backwards = {"start_date": "2026-06-01T00:00:00Z", "end_date": "2026-05-01T00:00:00Z"}
+    assert_error(client.get(f"{BASE}/requests.json", params=backwards), 400)
+    assert_error(client.get(f"{BASE}/requests.json", params={"start_date": "yesterday"}), 400)
+
+
+def test_filter_by_jurisdiction(client, grid):
+    request_id = report(client, grid)
+    assert request_id in listed(client, jurisdiction_id="513401")
+    assert request_id not in listed(client, jurisdiction_id="513422")  # 木里: loaded, no grids
+    assert_error(client.get(f"{BASE}/requests.json", params={"jurisdiction_id": "999999"}), 404)
+    elsewhere = {"jurisdiction_id": "513422"}
+    assert_error(client.get(f"{BASE}/requests/{request_id}.json", params=elsewhere), 404)
