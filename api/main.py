@@ -17,7 +17,7 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import install_error_handlers, problem
-from api.routers import incidents, locate, open311, qa, units, workers
+from api.routers import exports, incidents, locate, maps, open311, qa, units, workers
 from gridmap import __version__, db, lookup
 from gridmap import incidents as cases
 from gridmap.settings import Settings
@@ -140,8 +140,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok", "postgis": version}
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
-    for router in (units.router, locate.router, qa.router, incidents.router, workers.router):
+    for router in (
+        units.router,
+        locate.router,
+        qa.router,
+        incidents.router,
+        workers.router,
+        exports.router,
+    ):
         app.include_router(router, prefix="/api/v1")
     app.include_router(open311.router, prefix="/open311/v2")
+    app.include_router(maps.router)  # /maps/{code} pages and /static/vendor assets
     install_error_handlers(app)
     return app

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the system packages gridmap needs when they are missing: PostgreSQL 15 + PostGIS 3
-# (the private cluster), GDAL's command-line tools (export checks) and Python's venv module.
+# (the private cluster), GDAL's command-line tools (export checks), Chromium (headless map
+# tests) and Python's venv module.
 # Debian/Ubuntu only; elsewhere it prints what to do instead.
 set -euo pipefail
 
@@ -8,6 +9,7 @@ need=("$@")  # extra packages asked for, e.g. wrk for the benchmarks
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
 ls /usr/share/postgresql/15/extension/postgis.control >/dev/null 2>&1 || need+=(postgresql-15-postgis-3)
 command -v ogrinfo >/dev/null 2>&1 || need+=(gdal-bin)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)  # maps are tested in headless Chromium
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 
 if [ ${#need[@]} -eq 0 ]; then
