@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,7 +32,12 @@ INDEX_REFRESH_S = 5.0
 
 def _load_index(app: FastAPI) -> lookup.Index:
     with app.state.sessions() as session:
-        return lookup.load_index(session, resolution=app.state.settings.h3_resolution)
+        index = lookup.load_index(session, resolution=app.state.settings.h3_resolution)
+    # The index is long-lived: keep the cyclic GC from re-scanning it on every full collection,
+    # which otherwise shows up as tens of milliseconds in the p99 of every endpoint.
+    gc.collect()
+    gc.freeze()
+    return index
 
 
 async def _refresh_index(app: FastAPI) -> None:
@@ -95,12 +101,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessions = db.session.sessionmaker_for(engine)
         app.state.index = await asyncio.to_thread(_load_index, app)
+        app.state.pool = await db.session.open_async_pool(url, size=8)
         tasks = [asyncio.create_task(_refresh_index(app))]
         if settings.escalate_every_s > 0:
             tasks.append(asyncio.create_task(_escalate_overdue(app, settings.escalate_every_s)))
         yield
         for task in tasks:
             task.cancel()
+        await app.state.pool.close()
         engine.dispose()
 
     app = FastAPI(

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import orjson
 import pyarrow as pa
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.orm import Session
 
 import h3ronpy
@@ -106,18 +107,16 @@ def _category_rules(session: Session, code: str) -> Any:
     return category
 
 
-def _new_row(
+def _intake_params(
     report: Report,
     where: lookup.Location,
-    rules: Any,
     *,
-    worker_id: int | None,
     now: datetime,
     key: str | None,
     source: str,
     synthetic: bool,
 ) -> dict[str, Any]:
-    limits = _limits(rules)
+    """Parameters of the one intake statement (gridmap.db.incidents.INTAKE_SQL)."""
     return {
         "county_code": where.county,
         "township_code": where.township,
@@ -128,25 +127,60 @@ def _new_row(
         "lon": where.lon,
         "lat": where.lat,
         "input_crs": report.crs,
-        "category_code": rules.code,
-        "case_type": rules.case_type,
+        "category_code": report.category,
         "description": report.description,
         "reporter": report.reporter,
         "source": source,
         "device_time": report.device_time,
         "gps_accuracy_m": report.gps_accuracy_m,
         "photo_urls": orjson.dumps(list(report.photo_urls)).decode(),
-        "stage": "reported",
-        "tier": rules.tier,
-        "worker_id": worker_id,
-        "reported_at": now,
-        "stage_at": now,
-        "stage_due": limits.stage_due("reported", now),
-        "due_at": now + timedelta(hours=limits.limit_hours),
+        "now": now,
+        "reported_share": workflow.STAGE_SHARES["reported"],
+        "penalty_m": workers.OPEN_CASE_PENALTY_M,
         "synthetic": synthetic,
         "idempotency_key": key,
+        "lock_id": db.incidents.key_lock_id(key) if key is not None else 0,
         "request_hash": report.fingerprint() if key else None,
+        "actor": report.reporter or f"{source}:anonymous",
     }
+
+
+def _prepare(
+    index: lookup.Index,
+    report: Report,
+    *,
+    key: str | None,
+    now: datetime,
+    near_boundary_m: float,
+    source: str,
+    synthetic: bool,
+) -> dict[str, Any]:
+    """Check and locate a report (no database): the intake statement's parameters."""
+    check_report(report)
+    _check_key(key)
+    report = replace(report, crs=crs.check_crs(report.crs))  # stored by its canonical name
+    where = lookup.locate_one(
+        index, report.lon, report.lat, crs_name=report.crs, near_boundary_m=near_boundary_m
+    )
+    return _intake_params(report, where, now=now, key=key, source=source, synthetic=synthetic)
+
+
+def _created(found: dict[str, Any], params: dict[str, Any], key: str | None) -> Intake | None:
+    """The new incident, or None when the key already has one (replay it); raise on refusal."""
+    if not found["locked"]:
+        raise IdempotencyKeyInProgressError(
+            f"a request with Idempotency-Key {key!r} is still being processed; retry in a moment",
+            key=key,
+        )
+    if found["existing_id"] is not None or (found["category_found"] and found["id"] is None):
+        return None  # stored before, or by a racing request with the same key just now
+    if not found["category_found"]:
+        raise NotFoundError(
+            f"unknown or inactive category {params['category_code']!r}; "
+            "GET /api/v1/categories lists them",
+            category=params["category_code"],
+        )
+    return Intake(stored_view(params, found), created=True)
 
 
 def _check_key(key: str | None) -> None:
@@ -156,14 +190,14 @@ def _check_key(key: str | None) -> None:
         )
 
 
-def _replay(session: Session, key: str, existing_hash: str | None, report: Report) -> Intake:
-    if existing_hash != report.fingerprint():
+def _replay(session: Session, key: str, params: dict[str, Any]) -> Intake:
+    found = db.incidents.by_keys(session, [key])[key]
+    if found.request_hash != params["request_hash"]:
         raise IdempotencyKeyReusedError(
             f"Idempotency-Key {key!r} was already used for a different report; use a new key "
             "for a new report",
             key=key,
         )
-    found = db.incidents.by_keys(session, [key])[key]
     return Intake(view(found), created=False)
 
 
@@ -183,48 +217,46 @@ def report_incident(
     Raises OutsideCoverageError outside every boundary, NotFoundError for an unknown category,
     IdempotencyKeyReusedError / IdempotencyKeyInProgressError for key misuse.
     """
-    now = now or now_utc()
-    check_report(report)
-    _check_key(key)
-    report = replace(report, crs=crs.check_crs(report.crs))  # stored by its canonical name
-    where = lookup.locate_one(
-        index, report.lon, report.lat, crs_name=report.crs, near_boundary_m=near_boundary_m
-    )
-    context = db.incidents.intake_context(
-        session, key=key, category=report.category, grid=where.grid
-    )
-    if not context.locked:
-        raise IdempotencyKeyInProgressError(
-            f"a request with Idempotency-Key {key!r} is still being processed; retry in a moment",
-            key=key,
-        )
-    if context.existing_id is not None:
-        assert key is not None
-        return _replay(session, key, context.existing_hash, report)
-    if context.code is None or not context.active:
-        raise NotFoundError(
-            f"unknown or inactive category {report.category!r}; GET /api/v1/categories lists them",
-            category=report.category,
-        )
-    worker_id = context.primary_worker
-    if worker_id is None:
-        worker_id = workers.choose(session, where)
-    row = _new_row(
+    params = _prepare(
+        index,
         report,
-        where,
-        context,
-        worker_id=worker_id,
-        now=now,
         key=key,
+        now=now or now_utc(),
+        near_boundary_m=near_boundary_m,
         source=source,
         synthetic=synthetic,
     )
-    actor = report.reporter or f"{source}:anonymous"
-    incident_id = db.incidents.insert(session, row, actor=actor)
-    if incident_id is None:  # the same key committed between our read and our insert
+    made = _created(db.incidents.intake(session, params), params, key)
+    if made is None:
         assert key is not None
-        return _replay(session, key, db.incidents.by_keys(session, [key])[key].request_hash, report)
-    return Intake(stored_view(row, incident_id), created=True)
+        return _replay(session, key, params)
+    return made
+
+
+async def report_incident_fast(
+    pool: AsyncConnectionPool,
+    index: lookup.Index,
+    report: Report,
+    *,
+    key: str | None = None,
+    now: datetime | None = None,
+    near_boundary_m: float = 30.0,
+) -> Intake | None:
+    """The HTTP hot path: :func:`report_incident` as one autocommit statement on an async pool.
+
+    Returns None when the key was seen before: the caller then replays through
+    :func:`report_incident`, which compares the bodies and reads the stored incident.
+    """
+    params = _prepare(
+        index,
+        report,
+        key=key,
+        now=now or now_utc(),
+        near_boundary_m=near_boundary_m,
+        source="api",
+        synthetic=False,
+    )
+    return _created(await db.incidents.intake_async(pool, params), params, key)
 
 
 def report_many(
@@ -280,20 +312,47 @@ def view(row: Any, *, now: datetime | None = None) -> dict[str, Any]:
     return _labelled(data, now)
 
 
-def stored_view(row: dict[str, Any], incident_id: int) -> dict[str, Any]:
-    """The view of a just-inserted incident, built from the values written (no re-read)."""
-    data = {k: v for k, v in row.items() if k not in ("request_hash", "h3_cell", "synthetic")}
+def stored_view(params: dict[str, Any], found: dict[str, Any]) -> dict[str, Any]:
+    """The view of a just-inserted incident, from the values written (no re-read)."""
+    data = {
+        name: params[name]
+        for name in (
+            "county_code",
+            "township_code",
+            "village_code",
+            "grid_code",
+            "near_boundary",
+            "lon",
+            "lat",
+            "input_crs",
+            "category_code",
+            "description",
+            "reporter",
+            "source",
+            "device_time",
+            "gps_accuracy_m",
+            "idempotency_key",
+        )
+    }
     data.update(
-        id=incident_id,
-        photo_urls=orjson.loads(row["photo_urls"]),
+        id=found["id"],
+        case_type=found["case_type"],
+        photo_urls=orjson.loads(params["photo_urls"]),
+        stage="reported",
+        tier=found["tier"],
+        worker_id=found["worker_id"],
         department=None,
         handler=None,
         dispatcher=None,
+        reported_at=params["now"],
+        stage_at=params["now"],
+        stage_due=found["stage_due"],
+        due_at=found["due_at"],
         closed_at=None,
         rating=None,
         version=1,
     )
-    return _labelled(data, row["reported_at"])
+    return _labelled(data, params["now"])
 
 
 def _labelled(data: dict[str, Any], now: datetime) -> dict[str, Any]:

@@ -167,19 +167,15 @@ def set_on_duty(session: Session, worker_id: int, on_duty: bool) -> dict[str, An
 def choose(session: Session, where: lookup.Location) -> int | None:
     """Who takes an incident when the grid's primary worker is off duty (or there is none):
     the best on-duty worker of the village, else of the township, else nobody (the township
-    dispatches by hand)."""
-    for prefix in (where.village, where.township):
-        if prefix is None:
-            continue
-        rows = db.workers.candidates(session, prefix=prefix, lon=where.lon, lat=where.lat)
-        if rows:
-            ids = [int(r.worker_id) for r in rows]
-            load = db.incidents.open_counts(session, ids)
-            cost = [
-                float(r.distance_m) + OPEN_CASE_PENALTY_M * load[int(r.worker_id)] for r in rows
-            ]
-            return ids[int(np.argmin(cost))]
-    return None
+    dispatches by hand). Intake runs the same SQL inside its one statement."""
+    return db.workers.choose(
+        session,
+        village_code=where.village,
+        township_code=where.township,
+        lon=where.lon,
+        lat=where.lat,
+        penalty_m=OPEN_CASE_PENALTY_M,
+    )
 
 
 def unstaffed(session: Session, county: str) -> list[dict[str, Any]]:

@@ -1,7 +1,63 @@
-"""Placeholder: being written."""
+"""Map pages: GET /maps/{code} (HTML, works offline) and the vendored assets they load."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import gzip
+from typing import Annotated, Literal
 
-router = APIRouter()
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse
+
+from api.deps import SessionDep, SettingsDep
+from gridmap import maps
+
+router = APIRouter(tags=["maps 地图"])
+
+GZIP_MIN_BYTES = 1024
+ASSET_MAX_AGE_S = 7 * 24 * 3600  # vendored files change only with a new gridmap release
+
+
+@router.get(
+    "/maps/{code}",
+    response_class=Response,
+    summary="Map of a unit / 区划地图",
+    responses={200: {"content": {"text/html": {}}}},
+)
+def unit_map(
+    code: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    basemap: Annotated[
+        Literal["tianditu-vec", "tianditu-img", "osm", "custom"] | None,
+        Query(description="none by default: boundaries draw without any network / 底图"),
+    ] = None,
+    lang: Annotated[Literal["zh", "en"], Query(description="language / 语言")] = "zh",
+) -> Response:
+    """A county (6 digits), township (9), village (12) or grid (15) with its children, grids
+    coloured by households, incidents, heat map and on-duty workers, as one HTML page."""
+    page = maps.render(
+        maps.unit_map(
+            session,
+            code,
+            asset_url=request.scope.get("root_path", "") + maps.ASSET_ROUTE,
+            basemap=basemap,
+            tianditu_key=getattr(settings, "tianditu_key", None),
+            tile_url=getattr(settings, "tile_url", None),
+            lang=lang,
+        )
+    ).encode()
+    headers = {"Vary": "Accept-Encoding", "Cache-Control": "no-cache"}
+    # The app has no compression middleware; the embedded GeoJSON shrinks about fivefold.
+    if len(page) >= GZIP_MIN_BYTES and "gzip" in request.headers.get("accept-encoding", ""):
+        page = gzip.compress(page, compresslevel=6)
+        headers["Content-Encoding"] = "gzip"
+    return Response(page, media_type="text/html; charset=utf-8", headers=headers)
+
+
+@router.get(maps.ASSET_ROUTE + "/{path:path}", include_in_schema=False)
+def vendored_asset(path: str) -> FileResponse:
+    """A vendored Leaflet/plugin file; paths leaving the vendor folder are refused (404)."""
+    return FileResponse(
+        maps.asset_path(path), headers={"Cache-Control": f"public, max-age={ASSET_MAX_AGE_S}"}
+    )

@@ -11,12 +11,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, text, update
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+from sqlalchemy import Row, func, select, update
 from sqlalchemy import insert as sql_insert
 from sqlalchemy.orm import Session
 
 from gridmap.db.models import Incident, IncidentEvent
 from gridmap.db.scope import Scope, scoped
+from gridmap.db.workers import WORKER_FALLBACK
 
 OPEN = ("reported", "accepted", "dispatched", "handling", "resolved")
 
@@ -63,66 +66,84 @@ def key_lock_id(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
 
-INTAKE_CONTEXT = text(
+# One statement does the whole intake, so the HTTP hot path is one round trip in autocommit:
+# take the key's advisory lock (False while another request holds it), look for an incident
+# already made with the key, read the category, pick the worker (the grid's on-duty primary,
+# else WORKER_FALLBACK), insert the incident with its deadlines and its first audit row.
+# Nothing is inserted when the lock is taken, the key exists or the category is unknown; a key
+# committed by a racing request after this statement's snapshot hits ON CONFLICT instead.
+# psycopg placeholders (%(name)s): it runs through psycopg directly and through SQLAlchemy's
+# exec_driver_sql.
+INTAKE_SQL = (
     """
-    SELECT
-      CASE WHEN CAST(:key AS text) IS NULL THEN true
-           ELSE pg_try_advisory_xact_lock(:lock_id) END AS locked,
-      (SELECT id FROM incident WHERE idempotency_key = :key) AS existing_id,
-      (SELECT request_hash FROM incident WHERE idempotency_key = :key) AS existing_hash,
-      c.code, c.tier, c.case_type, c.limit_hours, c.stage_hours, c.active,
+WITH lock AS (
+  SELECT CASE WHEN CAST(%(idempotency_key)s AS text) IS NULL THEN true
+              ELSE pg_try_advisory_xact_lock(%(lock_id)s) END AS got
+), existing AS (
+  SELECT id, request_hash FROM incident
+  WHERE idempotency_key = CAST(%(idempotency_key)s AS text)
+), cat AS (
+  SELECT code, tier, case_type, limit_hours, stage_hours
+  FROM category WHERE code = CAST(%(category_code)s AS text) AND active
+), new AS (
+  INSERT INTO incident (
+    county_code, township_code, village_code, grid_code, near_boundary, h3_cell, geom,
+    input_crs, category_code, case_type, description, reporter, source, device_time,
+    gps_accuracy_m, photo_urls, stage, tier, worker_id, reported_at, stage_at, stage_due,
+    due_at, version, synthetic, idempotency_key, request_hash)
+  SELECT
+    CAST(%(county_code)s AS text), CAST(%(township_code)s AS text),
+    CAST(%(village_code)s AS text), CAST(%(grid_code)s AS text), %(near_boundary)s,
+    %(h3_cell)s, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), CAST(%(input_crs)s AS text),
+    cat.code, cat.case_type, CAST(%(description)s AS text), CAST(%(reporter)s AS text),
+    CAST(%(source)s AS text), %(device_time)s,
+    %(gps_accuracy_m)s, CAST(%(photo_urls)s AS jsonb), 'reported', cat.tier,
+    COALESCE(
       (SELECT w.id FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
-        WHERE wg.grid_code = :grid AND wg.duty = 'primary' AND w.on_duty) AS primary_worker
-    FROM (SELECT 1) AS one LEFT JOIN category c ON c.code = :category
-    """
+        WHERE wg.grid_code = CAST(%(grid_code)s AS text) AND wg.duty = 'primary'
+          AND w.on_duty),
+      ("""
+    + WORKER_FALLBACK
+    + """)),
+    %(now)s, %(now)s,
+    %(now)s + make_interval(secs => 3600 * COALESCE(
+      CAST(cat.stage_hours ->> 'reported' AS float8), cat.limit_hours * %(reported_share)s)),
+    %(now)s + make_interval(secs => 3600 * cat.limit_hours),
+    1, %(synthetic)s, CAST(%(idempotency_key)s AS text), CAST(%(request_hash)s AS text)
+  FROM cat, lock
+  WHERE lock.got AND NOT EXISTS (SELECT 1 FROM existing)
+  ON CONFLICT (idempotency_key) DO NOTHING
+  RETURNING id, county_code, stage, tier, case_type, worker_id, reported_at, stage_due, due_at
+), audit AS (
+  INSERT INTO incident_event (incident_id, county_code, at, actor, action, from_stage,
+                              to_stage, from_tier, to_tier, note)
+  SELECT id, county_code, reported_at, CAST(%(actor)s AS text), 'report', NULL, stage, NULL, tier, ''
+  FROM new
+)
+SELECT (SELECT got FROM lock) AS locked,
+       (SELECT id FROM existing) AS existing_id,
+       (SELECT request_hash FROM existing) AS existing_hash,
+       EXISTS (SELECT 1 FROM cat) AS category_found,
+       new.id, new.tier, new.case_type, new.worker_id, new.stage_due, new.due_at
+FROM (SELECT 1) AS one LEFT JOIN new ON true
+"""
 )
 
 
-def intake_context(
-    session: Session, *, key: str | None, category: str, grid: str | None
-) -> Row[Any]:
-    """In one round trip: the key's advisory lock (``locked`` is False while another request
-    holds it), an incident already made with ``key``, the category's rules, and the grid's
-    on-duty primary worker."""
-    lock_id = key_lock_id(key) if key is not None else 0
-    params = {"key": key, "lock_id": lock_id, "category": category, "grid": grid}
-    return session.execute(INTAKE_CONTEXT, params).one()
+def intake(session: Session, params: dict[str, Any]) -> dict[str, Any]:
+    """Run :data:`INTAKE_SQL` in the session's transaction (the caller commits)."""
+    row = session.connection().exec_driver_sql(INTAKE_SQL, params).one()
+    return dict(row._mapping)
 
 
-INSERT = text(
-    """
-    WITH new AS (
-      INSERT INTO incident (
-        county_code, township_code, village_code, grid_code, near_boundary, h3_cell, geom,
-        input_crs, category_code, case_type, description, reporter, source, device_time,
-        gps_accuracy_m, photo_urls, stage, tier, worker_id, reported_at, stage_at, stage_due,
-        due_at, version, synthetic, idempotency_key, request_hash)
-      VALUES (
-        :county_code, :township_code, :village_code, :grid_code, :near_boundary, :h3_cell,
-        ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
-        :input_crs, :category_code, :case_type, :description, :reporter, :source, :device_time,
-        :gps_accuracy_m, CAST(:photo_urls AS jsonb), :stage, :tier, :worker_id, :reported_at,
-        :stage_at, :stage_due, :due_at, 1, :synthetic, :idempotency_key, :request_hash)
-      ON CONFLICT (idempotency_key) DO NOTHING
-      RETURNING id, county_code, stage, tier, reported_at
-    ), audit AS (
-      INSERT INTO incident_event (incident_id, county_code, at, actor, action, from_stage,
-                                  to_stage, from_tier, to_tier, note)
-      SELECT id, county_code, reported_at, :reporter_actor, 'report', NULL, stage, NULL, tier,
-             :note
-      FROM new
-    )
-    SELECT id FROM new
-    """
-)
-
-
-def insert(session: Session, values: dict[str, Any], *, actor: str, note: str = "") -> int | None:
-    """Insert one incident and its first audit row in one statement; return its id, or None
-    when an incident with the same idempotency key committed first."""
-    params = {**values, "reporter_actor": actor, "note": note}
-    found = session.execute(INSERT, params).scalar_one_or_none()
-    return None if found is None else int(found)
+async def intake_async(pool: AsyncConnectionPool, params: dict[str, Any]) -> dict[str, Any]:
+    """Run :data:`INTAKE_SQL` as its own transaction on an autocommit pool connection."""
+    async with pool.connection() as connection:
+        cursor = connection.cursor(row_factory=dict_row)
+        await cursor.execute(INTAKE_SQL, params, prepare=True)
+        found = await cursor.fetchone()
+    assert found is not None
+    return found
 
 
 def get(session: Session, incident_id: int, scope: Scope) -> Row[Any] | None:
@@ -257,17 +278,6 @@ def overdue_ids(session: Session, now: datetime, *, below_tier: Sequence[str]) -
         .order_by(Incident.stage_due)
     )
     return list(session.execute(query).scalars())
-
-
-def open_counts(session: Session, worker_ids: Sequence[int]) -> dict[int, int]:
-    """Open incidents per worker (0 for workers with none)."""
-    rows = session.execute(
-        select(Incident.worker_id, func.count())
-        .where(Incident.worker_id.in_(list(worker_ids)), Incident.stage.in_(OPEN))
-        .group_by(Incident.worker_id)
-    )
-    counts = {int(w): int(n) for w, n in rows}
-    return {w: counts.get(w, 0) for w in worker_ids}
 
 
 def monthly_cells(

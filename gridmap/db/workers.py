@@ -119,25 +119,45 @@ def set_on_duty(session: Session, worker_id: int, on_duty: bool) -> bool:
     return result.scalar_one_or_none() is not None
 
 
-CANDIDATES = text(
-    """
-    SELECT w.id AS worker_id, w.role, min(wg.grid_code) AS grid_code,
-           min(ST_Distance(
-             COALESCE(w.position, ST_PointOnSurface(u.geom))::geography,
-             ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography)) AS distance_m
-    FROM worker_grid wg
-    JOIN worker w ON w.id = wg.worker_id
-    JOIN unit u ON u.code = wg.grid_code AND u.generation_high IS NULL
-    WHERE wg.grid_code LIKE :prefix || '%' AND w.on_duty
-    GROUP BY w.id, w.role
-    """
-)
+# The on-duty worker who takes an incident when its grid's primary is off duty: workers of the
+# same village first, then of the township, by distance (last position, else their grid) plus
+# a penalty per open case. A scalar subquery of INTAKE_SQL and of :func:`choose`.
+WORKER_FALLBACK = """
+SELECT w.id
+FROM worker_grid wg
+JOIN worker w ON w.id = wg.worker_id
+JOIN unit u ON u.code = wg.grid_code AND u.generation_high IS NULL
+WHERE w.on_duty AND wg.grid_code LIKE CAST(%(township_code)s AS text) || '%%'
+GROUP BY w.id
+ORDER BY bool_or(wg.grid_code LIKE CAST(%(village_code)s AS text) || '%%') DESC NULLS LAST,
+  min(ST_Distance(COALESCE(w.position, ST_PointOnSurface(u.geom))::geography,
+                  ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography))
+  + %(penalty_m)s * (SELECT count(*) FROM incident i WHERE i.worker_id = w.id
+                     AND i.stage IN ('reported', 'accepted', 'dispatched', 'handling', 'resolved')),
+  w.id
+LIMIT 1
+"""
 
 
-def candidates(session: Session, *, prefix: str, lon: float, lat: float) -> list[Row[Any]]:
-    """On-duty workers with a grid under ``prefix``: id, role, one grid, distance in metres
-    (from their last position, else from their grid)."""
-    return list(session.execute(CANDIDATES, {"prefix": prefix, "lon": lon, "lat": lat}))
+def choose(
+    session: Session,
+    *,
+    village_code: str | None,
+    township_code: str | None,
+    lon: float,
+    lat: float,
+    penalty_m: float,
+) -> int | None:
+    """Run :data:`WORKER_FALLBACK`: the worker id, or None when nobody is on duty nearby."""
+    params = {
+        "village_code": village_code,
+        "township_code": township_code,
+        "lon": lon,
+        "lat": lat,
+        "penalty_m": penalty_m,
+    }
+    found = session.connection().exec_driver_sql(WORKER_FALLBACK, params).scalar_one_or_none()
+    return None if found is None else int(found)
 
 
 def unstaffed_grids(session: Session, county: str, *, role: str = "fulltime") -> list[Row[Any]]:

@@ -1,0 +1,805 @@
+"""Maps (地图): folium maps of a unit and its children that work on isolated networks.
+
+Government networks (政务外网, 内网) often reach no CDN and no online basemap. So every script,
+stylesheet, image and font a map loads is vendored under ``gridmap/static/vendor`` (see
+``scripts/vendor_assets.sh``) and referenced from ``asset_url``; the default basemap is none,
+and boundaries draw from the data embedded in the page. Optional basemaps are Tianditu (天地图,
+CGCS2000 ≈ WGS84, so our WGS84 data sits right on it), OpenStreetMap, or a self-hosted tile
+server. GCJ-02 tiles (Amap 高德, Tencent 腾讯) and BD-09 tiles (Baidu 百度) are refused: under
+WGS84 data they sit 300–700 m off, and a grid drawn on the wrong street is worse than no map.
+
+Big layers stay light: geometries are simplified per map level (topology kept per polygon) and
+rounded to 6 decimals (≈ 0.1 m), which keeps a whole county's page to a few megabytes.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import branca.colormap
+import folium
+import folium.plugins
+import numpy as np
+import pandas as pd
+from branca.element import Element, Figure, JavascriptLink
+from sqlalchemy.orm import Session
+
+import geopandas as gpd
+import shapely
+
+from gridmap import codes, db, incidents, workers, workflow
+from gridmap.errors import InvalidInputError, NotFoundError, UnknownCodeError
+
+Basemap = Literal["tianditu-vec", "tianditu-img", "osm", "custom"]
+Lang = Literal["zh", "en"]
+BASEMAPS: tuple[str, ...] = ("tianditu-vec", "tianditu-img", "osm", "custom")
+LANGS: tuple[str, ...] = ("zh", "en")
+
+VENDOR_DIR = Path(__file__).resolve().parent / "static" / "vendor"
+ASSET_ROUTE = "/static/vendor"  # where api/routers/maps.py serves VENDOR_DIR
+
+# folium/branca resource name → vendored file under VENDOR_DIR. A name missing here makes
+# unit_map fail loudly (a folium upgrade added an asset: vendor it, then map it here).
+ASSETS: dict[str, str] = {
+    "leaflet": "leaflet/leaflet.js",
+    "leaflet_css": "leaflet/leaflet.css",
+    "jquery": "jquery/jquery.min.js",
+    "bootstrap": "bootstrap/js/bootstrap.bundle.min.js",
+    "bootstrap_css": "bootstrap/css/bootstrap.min.css",
+    "glyphicons_css": "glyphicons/css/bootstrap-glyphicons.css",
+    "awesome_markers": "awesome-markers/leaflet.awesome-markers.js",
+    "awesome_markers_css": "awesome-markers/leaflet.awesome-markers.css",
+    "awesome_markers_font_css": "fontawesome/css/all.min.css",
+    "awesome_rotate_css": "awesome-markers/leaflet.awesome.rotate.min.css",
+    "markerclusterjs": "markercluster/leaflet.markercluster.js",
+    "markerclustercss": "markercluster/MarkerCluster.css",
+    "markerclusterdefaultcss": "markercluster/MarkerCluster.Default.css",
+    "leaflet-heat.js": "leaflet-heat/leaflet-heat.js",
+    "vectorGrid": "vectorgrid/Leaflet.VectorGrid.bundled.min.js",
+    "d3": "d3/d3.min.js",
+}
+
+# Simplification tolerance in degrees by the level of the map's subject: about a pixel at the
+# zoom that fits the subject (county ≈ z10–11, township ≈ z12–13, village ≈ z14–15, grid ≈ z17).
+TOLERANCE_DEG: dict[str, float] = {
+    "county": 0.0002,  # ≈ 20 m
+    "township": 0.0001,
+    "village": 0.00003,
+    "grid": 0.00001,  # ≈ 1 m
+}
+DECIMALS = 6  # ≈ 0.1 m: finer digits only cost bytes
+LABEL_LIMIT = 80  # grids on a map up to this many get permanent labels, more get hover tooltips
+MAX_INCIDENTS = 5000
+MAX_WORKERS = 5000
+
+# Layers drawn, bottom to top. "sites" (安置点: relocation sites with capacity and occupancy) is
+# the hook for gridmap.relocation: it draws nothing until the site table exists.
+LAYERS: tuple[str, ...] = ("grids", "outlines", "heatmap", "incidents", "workers", "sites")
+
+# Which outline levels a map draws below its subject (grids are their own layer).
+OUTLINE_LEVELS: dict[str, tuple[str, ...]] = {
+    "county": ("village", "township", "county"),
+    "township": ("village", "township"),
+    "village": ("village",),
+    "grid": ("village",),
+}
+OUTLINE_STYLE: dict[str, dict[str, Any]] = {
+    "county": {"color": "#222222", "weight": 3.5, "fill": False},
+    "township": {"color": "#3f3f9f", "weight": 2.2, "fill": False, "dashArray": "6 3"},
+    "village": {"color": "#555555", "weight": 1.2, "fill": False},
+}
+GRID_COLORS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")  # ColorBrewer YlOrRd 5
+GRID_BREAKS = (0, 100, 200, 300, 400)  # households; rural grids hold 100–300, urban 300–500
+STAGE_COLORS: dict[str, str] = {
+    "reported": "#d62728",
+    "accepted": "#ff7f0e",
+    "dispatched": "#e6b800",
+    "handling": "#1f77b4",
+    "resolved": "#17becf",
+    "closed": "#2ca02c",
+    "rated": "#7f7f7f",
+}
+STAGE_EN: dict[str, str] = {
+    "reported": "reported",
+    "accepted": "accepted",
+    "dispatched": "dispatched",
+    "handling": "handling",
+    "resolved": "resolved",
+    "closed": "closed",
+    "rated": "rated",
+}
+WORKER_COLOR = "#6a3d9a"
+
+LABELS: dict[str, dict[str, str]] = {
+    "zh": {
+        "county": "县(市、区)界",
+        "township": "乡镇(街道)",
+        "village": "村(社区)",
+        "grid": "网格",
+        "incidents": "事件",
+        "heatmap": "事件热力图",
+        "workers": "在岗网格员",
+        "households": "网格户数",
+        "code": "编码",
+        "name": "名称",
+        "persons": "人口",
+        "worker": "网格员",
+        "workers_all": "网格员(全部)",
+        "stage": "环节",
+        "category": "类别",
+        "reported_at": "上报时间",
+        "overdue": "已超期",
+        "role": "岗位",
+        "grids": "负责网格",
+        "none": "未配备",
+        "stages": "事件环节",
+        "shown_of": "显示最新 {shown} / 共 {total}",
+    },
+    "en": {
+        "county": "County boundary",
+        "township": "Townships",
+        "village": "Villages",
+        "grid": "Grids",
+        "incidents": "Incidents",
+        "heatmap": "Incident heat map",
+        "workers": "On-duty workers",
+        "households": "Households per grid",
+        "code": "Code",
+        "name": "Name",
+        "persons": "Persons",
+        "worker": "Worker",
+        "workers_all": "Workers (all)",
+        "stage": "Stage",
+        "category": "Category",
+        "reported_at": "Reported",
+        "overdue": "overdue",
+        "role": "Role",
+        "grids": "Grids",
+        "none": "none",
+        "stages": "Incident stage",
+        "shown_of": "newest {shown} of {total}",
+    },
+}
+ROLE_EN: dict[str, str] = {"fulltime": "full-time", "parttime": "part-time", "cadre": "cadre"}
+
+TIANDITU_URL = (
+    "https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+    "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+    "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
+)
+OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+# Hosts whose tiles are GCJ-02 (Amap, Tencent) or BD-09 (Baidu): offset from our WGS84 data.
+SHIFTED_TILE_HOSTS: tuple[str, ...] = (
+    "amap.com",
+    "autonavi.com",
+    "gtimg.com",
+    "map.qq.com",
+    "maps.qq.com",
+    "map.baidu.com",
+    "bdimg.com",
+    "bdstatic.com",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MapData:
+    """Everything one map shows, loaded from the database; drawing it needs no session."""
+
+    code: str
+    name: str
+    level: str
+    outlines: dict[str, gpd.GeoDataFrame]  # level → units drawn as outlines
+    grids: gpd.GeoDataFrame  # with ``worker`` (primary) and ``workers`` (all, as text)
+    incidents: list[dict[str, Any]] = field(default_factory=list)
+    incidents_total: int = 0
+    workers: list[dict[str, Any]] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure functions
+
+
+def simplify(geoms: Any, tolerance: float, *, decimals: int = DECIMALS) -> np.ndarray:
+    """Simplify polygons (topology kept per polygon) and round coordinates, all vectorized.
+
+    Rounding to ``decimals`` (6 ≈ 0.1 m) drops digits that only cost bytes in the page.
+    """
+    array = np.asarray(geoms, dtype=object)
+    if tolerance > 0:
+        array = shapely.simplify(array, tolerance, preserve_topology=True)
+    return shapely.transform(array, lambda xy: np.round(xy, decimals))
+
+
+def check_tile_url(url: str) -> str:
+    """Return ``url`` if it may be drawn under WGS84 data; refuse GCJ-02/BD-09 tile hosts."""
+    host = (urlsplit(url.replace("{s}", "a")).hostname or "").lower()
+    shifted = next((h for h in SHIFTED_TILE_HOSTS if host == h or host.endswith("." + h)), None)
+    if shifted is not None:
+        raise InvalidInputError(
+            f"tile URL {url!r} is served by {host}, whose tiles are GCJ-02/BD-09-shifted "
+            "300–700 m from gridmap's WGS84 data; use Tianditu, OSM or a self-hosted "
+            "WGS84/CGCS2000 tile server instead",
+            tile_url=url,
+            host=host,
+        )
+    if "{z}" not in url or "{x}" not in url or "{y}" not in url:
+        raise InvalidInputError(
+            f"tile URL {url!r} needs {{z}}, {{x}} and {{y}} placeholders, e.g. "
+            "https://tiles.example.gov.cn/{z}/{x}/{y}.png",
+            tile_url=url,
+        )
+    return url
+
+
+def check_options(*, lang: str, layers: Sequence[str]) -> None:
+    """Refuse an unknown language or layer name, listing the valid ones."""
+    if lang not in LANGS:
+        raise InvalidInputError(f"unknown language {lang!r}: use one of {', '.join(LANGS)}")
+    unknown = sorted(set(layers) - set(LAYERS))
+    if unknown:
+        raise InvalidInputError(
+            f"unknown layer(s) {', '.join(unknown)}: choose from {', '.join(LAYERS)}",
+            layers=unknown,
+        )
+
+
+def basemap_layers(
+    basemap: str | None, *, tianditu_key: str | None = None, tile_url: str | None = None
+) -> list[folium.TileLayer]:
+    """Tile layers for ``basemap`` (none by default: the map then needs no network at all)."""
+    if basemap is None:
+        return []
+    if basemap not in BASEMAPS:
+        raise InvalidInputError(
+            f"unknown basemap {basemap!r}: use one of {', '.join(BASEMAPS)} or none",
+            basemap=basemap,
+        )
+    if basemap.startswith("tianditu"):
+        if not tianditu_key:
+            raise InvalidInputError(
+                "the Tianditu basemap needs a key: set GRIDMAP_TIANDITU_KEY (get one at "
+                "console.tianditu.gov.cn) or choose another basemap",
+                basemap=basemap,
+            )
+        base, notes = ("vec", "cva") if basemap == "tianditu-vec" else ("img", "cia")
+        attr = "天地图 (国家地理信息公共服务平台)"
+        return [
+            folium.TileLayer(
+                TIANDITU_URL.format(layer=base, key=tianditu_key),
+                attr=attr,
+                name=f"天地图 {base}",
+                subdomains="01234567",
+                max_zoom=18,
+            ),
+            folium.TileLayer(
+                TIANDITU_URL.format(layer=notes, key=tianditu_key),
+                attr=attr,
+                name=f"天地图注记 {notes}",
+                subdomains="01234567",
+                max_zoom=18,
+                overlay=True,
+            ),
+        ]
+    if basemap == "osm":
+        return [folium.TileLayer(OSM_URL, attr="© OpenStreetMap contributors", name="OSM")]
+    if not tile_url:
+        raise InvalidInputError(
+            "the custom basemap needs a tile URL: set GRIDMAP_TILE_URL "
+            "(e.g. https://tiles.example.gov.cn/{z}/{x}/{y}.png)",
+            basemap=basemap,
+        )
+    return [folium.TileLayer(check_tile_url(tile_url), attr="自建底图 self-hosted", name="底图")]
+
+
+def _elements(root: Any) -> Iterator[Any]:
+    yield root
+    for child in list(root._children.values()):
+        yield from _elements(child)
+
+
+def localize(m: folium.Map, asset_url: str) -> folium.Map:
+    """Point every JS/CSS link of ``m`` and its plugins at the vendored copies under ``asset_url``.
+
+    Raises RuntimeError for an asset with no vendored copy, so a folium upgrade that adds one
+    fails in tests instead of silently loading from a CDN.
+    """
+    base = asset_url.rstrip("/")
+    for element in _elements(m):
+        for attribute in ("default_js", "default_css"):
+            links = getattr(element, attribute, None)
+            if not links:
+                continue
+            missing = [name for name, _ in links if name not in ASSETS]
+            if missing:
+                raise RuntimeError(
+                    f"folium asset(s) {missing} have no vendored copy: add them to "
+                    "scripts/vendor_assets.sh and gridmap.maps.ASSETS"
+                )
+            # An instance attribute: folium's add_js_link would mutate the class-wide list.
+            setattr(element, attribute, [(name, f"{base}/{ASSETS[name]}") for name, _ in links])
+    return m
+
+
+class Legend(branca.colormap.StepColormap):
+    """branca's step-colour legend, loading d3 from the vendored copy instead of a CDN."""
+
+    def __init__(self, *args: Any, d3_url: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.d3_url = d3_url
+
+    def render(self, **kwargs: Any) -> None:
+        """Render as branca does, then replace its CDN d3 link with the local one."""
+        super().render(**kwargs)
+        figure = self.get_root()
+        assert isinstance(figure, Figure)
+        figure.header.add_child(JavascriptLink(self.d3_url), name="d3")
+
+
+# src/href attributes and CSS url(...) references in a page.
+_URL_PATTERN = re.compile(
+    r"""(?:\b(?:src|href)\s*=\s*["']([^"']*)["'])|(?:url\(\s*["']?([^"')]*)["']?\s*\))""",
+    re.IGNORECASE,
+)
+
+
+def page_urls(page: str) -> list[str]:
+    """Every src/href attribute value and CSS ``url(...)`` in an HTML page, in order."""
+    return [a or b for a, b in _URL_PATTERN.findall(page)]
+
+
+def is_local_url(url: str) -> bool:
+    """True for a URL the browser resolves without leaving the serving host (or a data: URI)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme in ("data", "blob", "about", "javascript"):
+        return True
+    return not parts.scheme and not parts.netloc  # relative or absolute path, no //host
+
+
+def external_urls(page: str) -> list[str]:
+    """The src/href/url(...) references of ``page`` that would leave the serving host."""
+    return [url for url in page_urls(page) if url and not is_local_url(url)]
+
+
+def asset_path(relative: str) -> Path:
+    """The vendored file at ``relative`` (as served under ASSET_ROUTE); refuse paths outside it."""
+    root = VENDOR_DIR
+    candidate = (root / relative).resolve()
+    if not candidate.is_relative_to(root) or not candidate.is_file():
+        raise NotFoundError(f"no vendored asset {relative!r}", path=relative)
+    return candidate
+
+
+def render(m: folium.Map) -> str:
+    """The map as one standalone HTML page (data embedded, assets linked under asset_url)."""
+    return str(m.get_root().render())
+
+
+def _text(value: Any) -> str:
+    """HTML-escaped text: folium puts tooltip and popup values into innerHTML as they are."""
+    return html.escape("" if value is None or value is pd.NA else str(value))
+
+
+def _worker_columns(
+    grid_codes: Sequence[str], staff: dict[str, list[Any]], lang: str
+) -> tuple[list[str], list[str]]:
+    """Primary worker name and the full 'name (duty)' list of each grid."""
+    none = LABELS[lang]["none"]
+    primary, everyone = [], []
+    for code in grid_codes:
+        rows = staff.get(code, [])
+        main = next((r for r in rows if r.duty == "primary"), rows[0] if rows else None)
+        primary.append(_text(main.name) if main is not None else none)
+        duty = workers.DUTIES if lang == "zh" else {d: d for d in workers.DUTIES}
+        everyone.append(
+            "、".join(f"{_text(r.name)}({duty.get(r.duty, r.duty)})" for r in rows) or none
+        )
+    return primary, everyone
+
+
+LABEL_JS = """function (feature, layer) {
+    layer.bindTooltip(feature.properties.label,
+        {permanent: true, direction: 'center', className: 'gridmap-label'});
+}"""
+
+
+def _grid_layer(data: MapData, tolerance: float, lang: str, asset_url: str) -> list[Any]:
+    labels = LABELS[lang]
+    grids = data.grids
+    name = f"{labels['grid']} ({len(grids)})"
+    if grids.empty:
+        return [folium.FeatureGroup(name=name)]
+    frame = gpd.GeoDataFrame(
+        {
+            "code": grids["code"].to_numpy(),
+            "name": [_text(n) for n in grids["name"]],
+            "households": grids["households"].astype(int).to_numpy(),
+            "persons": grids["persons"].astype(int).to_numpy(),
+            "worker": grids["worker"].to_numpy(),
+            "workers": grids["workers"].to_numpy(),
+            "label": [f"{c[-3:]} {w}" for c, w in zip(grids["code"], grids["worker"], strict=True)],
+        },
+        geometry=simplify(grids.geometry.values, tolerance),
+        crs="EPSG:4326",
+    )
+    top = max(int(frame["households"].max()) + 1, GRID_BREAKS[-1] + 100)
+    legend = Legend(
+        list(GRID_COLORS),
+        index=[*GRID_BREAKS, top],
+        vmin=GRID_BREAKS[0],
+        vmax=top,
+        caption=labels["households"],
+        d3_url=f"{asset_url.rstrip('/')}/{ASSETS['d3']}",
+    )
+
+    def style(feature: dict[str, Any]) -> dict[str, Any]:
+        color = legend(min(feature["properties"]["households"], top - 1))
+        return {"fillColor": color, "fillOpacity": 0.6, "color": "#7a4a00", "weight": 0.6}
+
+    labelled = len(frame) <= LABEL_LIMIT
+    # Few grids: a permanent label on each (code tail + worker); many: a tooltip on hover.
+    tooltip = (
+        None
+        if labelled
+        else folium.GeoJsonTooltip(
+            ["code", "name", "households", "worker"],
+            aliases=[labels["code"], labels["name"], labels["households"], labels["worker"]],
+        )
+    )
+    popup = folium.GeoJsonPopup(
+        ["code", "name", "households", "persons", "workers"],
+        aliases=[
+            labels["code"],
+            labels["name"],
+            labels["households"],
+            labels["persons"],
+            labels["workers_all"],
+        ],
+    )
+    layer = folium.GeoJson(
+        frame if labelled else frame.drop(columns="label"),
+        name=name,
+        style_function=style,
+        highlight_function=lambda _: {"weight": 2.5, "color": "#000000"},
+        tooltip=tooltip,
+        popup=popup,
+        on_each_feature=folium.JsCode(LABEL_JS) if labelled else None,
+    )
+    return [layer, legend]
+
+
+def _outline_layers(data: MapData, tolerance: float, lang: str) -> list[Any]:
+    labels = LABELS[lang]
+    layers = []
+    for level, units in data.outlines.items():
+        if units.empty:
+            continue
+        frame = gpd.GeoDataFrame(
+            {"code": units["code"].to_numpy(), "name": [_text(n) for n in units["name"]]},
+            geometry=simplify(units.geometry.values, tolerance),
+            crs="EPSG:4326",
+        )
+        style = OUTLINE_STYLE[level]
+        count = f" ({len(frame)})" if level != data.level else ""
+        layers.append(
+            folium.GeoJson(
+                frame,
+                name=f"{labels[level]}{count}",
+                style_function=lambda _, s=style: s,
+                tooltip=folium.GeoJsonTooltip(
+                    ["code", "name"], aliases=[labels["code"], labels["name"]], sticky=True
+                ),
+            )
+        )
+    return layers
+
+
+def _stage_label(stage: str, lang: str) -> str:
+    return workflow.STAGE_ZH[stage] if lang == "zh" else STAGE_EN.get(stage, stage)
+
+
+def _incident_rows(data: MapData, lang: str) -> list[list[Any]]:
+    labels = LABELS[lang]
+    rows = []
+    for case in data.incidents:
+        if case.get("lon") is None or case.get("lat") is None:
+            continue
+        stage = _stage_label(case["stage"], lang)
+        late = f" · {labels['overdue']}" if case.get("overdue") else ""
+        when = case["reported_at"].strftime("%Y-%m-%d %H:%M") if case.get("reported_at") else ""
+        tip = f"#{case['id']} {_text(stage)}{late}"
+        body = (
+            f"<b>#{case['id']}</b><br>{labels['stage']}: {_text(stage)}{late}"
+            f"<br>{labels['category']}: {_text(case.get('category_code'))}"
+            f"<br>{labels['grid']}: {_text(case.get('grid_code'))}"
+            f"<br>{labels['reported_at']}: {when}"
+        )
+        color = STAGE_COLORS.get(case["stage"], "#333333")
+        rows.append([round(case["lat"], DECIMALS), round(case["lon"], DECIMALS), color, tip, body])
+    return rows
+
+
+INCIDENT_CALLBACK = """function (row) {
+    var marker = L.circleMarker(new L.LatLng(row[0], row[1]),
+        {radius: 7, color: '#ffffff', weight: 1.5, fillColor: row[2], fillOpacity: 0.95});
+    marker.bindTooltip(row[3]);
+    marker.bindPopup(row[4]);
+    return marker;
+}"""
+
+
+def _incident_layers(data: MapData, lang: str, *, heatmap: bool, markers: bool) -> list[Any]:
+    labels = LABELS[lang]
+    rows = _incident_rows(data, lang)
+    count = (
+        f" ({len(rows)})"
+        if len(rows) >= data.incidents_total
+        else f" ({labels['shown_of'].format(shown=len(rows), total=data.incidents_total)})"
+    )
+    layers: list[Any] = []
+    if heatmap:
+        name = labels["heatmap"] + count
+        if rows:
+            points = [row[:2] for row in rows]
+            layers.append(folium.plugins.HeatMap(points, name=name, radius=18, show=False))
+        else:
+            layers.append(folium.FeatureGroup(name=name, show=False))
+    if markers:
+        name = labels["incidents"] + count
+        if rows:
+            layers.append(
+                folium.plugins.FastMarkerCluster(
+                    rows, callback=INCIDENT_CALLBACK, name=name, disableClusteringAtZoom=17
+                )
+            )
+        else:
+            layers.append(folium.FeatureGroup(name=name))
+    return layers
+
+
+def _worker_layer(data: MapData, lang: str) -> list[Any]:
+    labels = LABELS[lang]
+    placed = [w for w in data.workers if w.get("lon") is not None and w.get("lat") is not None]
+    name = f"{labels['workers']} ({len(placed)})"
+    if not placed:
+        return [folium.FeatureGroup(name=name)]
+    frame = gpd.GeoDataFrame(
+        {
+            "name": [_text(w["name"]) for w in placed],
+            "role": [
+                _text(w["role_zh"] if lang == "zh" else ROLE_EN.get(w["role"], w["role"]))
+                for w in placed
+            ],
+            "grids": ["、".join(g["code"] for g in w.get("grids", [])) for w in placed],
+            "last_seen": [str(w.get("last_seen") or "")[:16] for w in placed],
+        },
+        geometry=gpd.points_from_xy(
+            np.round([w["lon"] for w in placed], DECIMALS),
+            np.round([w["lat"] for w in placed], DECIMALS),
+        ),
+        crs="EPSG:4326",
+    )
+    return [
+        folium.GeoJson(
+            frame,
+            name=name,
+            marker=folium.CircleMarker(
+                radius=6, color="#ffffff", weight=1.5, fill_color=WORKER_COLOR, fill_opacity=1.0
+            ),
+            tooltip=folium.GeoJsonTooltip(
+                ["name", "role"], aliases=[labels["worker"], labels["role"]]
+            ),
+            popup=folium.GeoJsonPopup(
+                ["name", "role", "grids", "last_seen"],
+                aliases=[labels["worker"], labels["role"], labels["grids"], "GPS"],
+            ),
+        )
+    ]
+
+
+def _site_layer(data: MapData, lang: str) -> list[Any]:  # noqa: ARG001  (hook, see LAYERS)
+    """Relocation sites (安置点) with capacity and occupancy: none until the site table exists."""
+    return []
+
+
+STYLE_CSS = """<style>
+.gridmap-title {position: absolute; top: 10px; left: 54px; z-index: 1000; background: #fff;
+  padding: 4px 10px; border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.35);
+  font: 15px/1.4 sans-serif;}
+.gridmap-title small {color: #666;}
+.gridmap-stages {position: absolute; bottom: 28px; right: 10px; z-index: 1000; background: #fff;
+  padding: 4px 8px; border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.35);
+  font: 12px/1.5 sans-serif;}
+.gridmap-stages i {display: inline-block; width: 10px; height: 10px; border-radius: 50%;
+  margin-right: 4px;}
+.leaflet-tooltip.gridmap-label {background: rgba(255,255,255,.75); border: 0; box-shadow: none;
+  padding: 0 3px; font-size: 11px;}
+</style>"""
+
+
+def _decorations(m: folium.Map, data: MapData, lang: str, *, stages: bool) -> None:
+    """Title box and stage legend: plain HTML, no external resource."""
+    level = codes.LEVEL_NAMES_ZH[data.level] if lang == "zh" else data.level
+    root = m.get_root()
+    assert isinstance(root, Figure)
+    root.header.add_child(Element(STYLE_CSS), name="gridmap_css")
+    root.html.add_child(
+        Element(
+            f'<div class="gridmap-title">{_text(data.name)} '
+            f"<small>{_text(data.code)} · {_text(level)}</small></div>"
+        )
+    )
+    if stages:
+        items = "<br>".join(
+            f'<i style="background:{color}"></i>{_text(_stage_label(stage, lang))}'
+            for stage, color in STAGE_COLORS.items()
+        )
+        root.html.add_child(
+            Element(f'<div class="gridmap-stages"><b>{LABELS[lang]["stages"]}</b><br>{items}</div>')
+        )
+
+
+def draw(
+    data: MapData,
+    *,
+    asset_url: str = ASSET_ROUTE,
+    basemap: str | None = None,
+    tianditu_key: str | None = None,
+    tile_url: str | None = None,
+    lang: str = "zh",
+    layers: Sequence[str] = LAYERS,
+    tolerance: float | None = None,
+) -> folium.Map:
+    """Draw loaded map data as a folium map whose assets all come from ``asset_url``."""
+    check_options(lang=lang, layers=layers)
+    tiles = basemap_layers(basemap, tianditu_key=tianditu_key, tile_url=tile_url)
+    tolerance = TOLERANCE_DEG[data.level] if tolerance is None else tolerance
+    extent = data.outlines.get(data.level, data.grids)
+    if data.level == "grid":
+        extent = data.grids
+    min_lon, min_lat, max_lon, max_lat = (float(v) for v in extent.total_bounds)
+    m = folium.Map(
+        location=[(min_lat + max_lat) / 2, (min_lon + max_lon) / 2],
+        tiles=None,
+        prefer_canvas=True,
+        control_scale=True,
+        zoom_start=12,
+        # Without tiles nothing sets the map's maxZoom, and MarkerCluster needs one (folium's
+        # max_zoom only reaches a tile layer, so the Leaflet option goes in as is).
+        maxZoom=19,
+    )
+    for tile in tiles:
+        tile.add_to(m)
+    builders: dict[str, Callable[[], list[Any]]] = {
+        "grids": lambda: _grid_layer(data, tolerance, lang, asset_url),
+        "outlines": lambda: _outline_layers(data, tolerance, lang),
+        "heatmap": lambda: _incident_layers(data, lang, heatmap=True, markers=False),
+        "incidents": lambda: _incident_layers(data, lang, heatmap=False, markers=True),
+        "workers": lambda: _worker_layer(data, lang),
+        "sites": lambda: _site_layer(data, lang),
+    }
+    for name in LAYERS:
+        if name in layers:
+            for layer in builders[name]():
+                layer.add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    m.fit_bounds([[min_lat, min_lon], [max_lat, max_lon]])
+    _decorations(m, data, lang, stages="incidents" in layers and bool(data.incidents))
+    return localize(m, asset_url)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading from the database
+
+
+def _under(frame: gpd.GeoDataFrame, code: str) -> gpd.GeoDataFrame:
+    return frame[frame["code"].str.startswith(code)].reset_index(drop=True)
+
+
+def load(
+    session: Session,
+    code: str,
+    *,
+    lang: str = "zh",
+    layers: Sequence[str] = LAYERS,
+    max_incidents: int = MAX_INCIDENTS,
+    max_workers: int = MAX_WORKERS,
+) -> MapData:
+    """Load a unit, its outlines and grids, its incidents and on-duty workers for a map.
+
+    Raises InvalidCodeError for a malformed code, UnknownCodeError for one that names no unit.
+    """
+    level = codes.level_of(code)
+    codes.check_code(code, level)
+    subject = db.units.read(session, codes=[code])
+    if subject.empty:
+        raise UnknownCodeError(
+            f"no current {level} with code {code}; GET /api/v1/units lists them",
+            code=code,
+            level=level,
+        )
+    county = code[:6]
+    outlines: dict[str, gpd.GeoDataFrame] = {}
+    for outline_level in OUTLINE_LEVELS[level]:
+        if outline_level == level:
+            outlines[outline_level] = subject
+        elif level == "grid":  # the grid's own village, for context
+            outlines[outline_level] = db.units.read(session, codes=[codes.parent_of(code)])
+        else:
+            found = db.units.read(session, county=county, level=outline_level)
+            outlines[outline_level] = _under(found, code)
+    if level == "grid":
+        grids = subject
+    elif level == "village":
+        grids = db.units.read(session, parent=code, level="grid")
+    else:
+        grids = _under(db.units.read(session, county=county, level="grid"), code)
+    staff = db.workers.grid_workers(session, grids["code"].tolist()) if len(grids) else {}
+    primary, everyone = _worker_columns(grids["code"].tolist(), staff, lang)
+    grids = grids.assign(worker=primary, workers=everyone)
+    cases: list[dict[str, Any]] = []
+    total = 0
+    if "incidents" in layers or "heatmap" in layers:
+        total, cases = incidents.search(session, county=county, code=code, limit=max_incidents)
+    on_duty: list[dict[str, Any]] = []
+    if "workers" in layers:
+        _, on_duty = workers.search(
+            session, county=county, code=code, on_duty=True, limit=max_workers
+        )
+    return MapData(
+        code=code,
+        name=str(subject["name"].iloc[0]),
+        level=level,
+        outlines=outlines,
+        grids=grids,
+        incidents=cases,
+        incidents_total=total,
+        workers=on_duty,
+    )
+
+
+def unit_map(
+    session: Session,
+    code: str,
+    *,
+    asset_url: str = ASSET_ROUTE,
+    basemap: str | None = None,
+    tianditu_key: str | None = None,
+    tile_url: str | None = None,
+    lang: str = "zh",
+    layers: Sequence[str] = LAYERS,
+    tolerance: float | None = None,
+    max_incidents: int = MAX_INCIDENTS,
+    max_workers: int = MAX_WORKERS,
+) -> folium.Map:
+    """A map of the unit ``code`` (county, township, village or grid) and what lies under it.
+
+    Assets load from ``asset_url`` (the app serves them at ASSET_ROUTE; a file:// URL of
+    VENDOR_DIR works for a page opened from disk); ``basemap`` None draws no tiles at all.
+    """
+    # Refuse bad options before reading anything.
+    check_options(lang=lang, layers=layers)
+    basemap_layers(basemap, tianditu_key=tianditu_key, tile_url=tile_url)
+    data = load(
+        session,
+        code,
+        lang=lang,
+        layers=layers,
+        max_incidents=max_incidents,
+        max_workers=max_workers,
+    )
+    return draw(
+        data,
+        asset_url=asset_url,
+        basemap=basemap,
+        tianditu_key=tianditu_key,
+        tile_url=tile_url,
+        lang=lang,
+        layers=layers,
+        tolerance=tolerance,
+    )
