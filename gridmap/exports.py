@@ -997,6 +997,18 @@ def summary_table(session: Session, county: str, level: str) -> pd.DataFrame:
     see :data:`SUMMARY_HEADERS` for the Chinese ones."""
     check_level(level)
     hierarchy.get_unit(session, county, level="county")
+    return _summary(session, county, level)
+
+
+def summary_totals(session: Session, county: str) -> dict[str, int]:
+    """County-wide figures for a totals row. Workers are counted once each, so the total is not
+    the sum of the rows when someone serves grids in two townships."""
+    hierarchy.get_unit(session, county, level="county")
+    row = _summary(session, county, "county").iloc[0]
+    return {name: int(row[name]) for name in row.index[row.index.get_loc("villages") :]}
+
+
+def _summary(session: Session, county: str, level: str) -> pd.DataFrame:
     table = db.exports.summary(session, county, level)
     table["kind_zh"] = table["kind"].map(codes.KIND_NAMES_ZH)
     stages = db.exports.incident_stages(session, county, level)
@@ -1010,7 +1022,7 @@ def summary_table(session: Session, county: str, level: str) -> pd.DataFrame:
     for stage in workflow.STAGES:
         table[f"incidents_{stage}"] = counts[stage].to_numpy()
     table["incidents_total"] = counts.sum(axis=1).to_numpy()
-    if level == "township":
+    if level in ("county", "township"):
         columns = ["code", "name", "kind", "kind_zh", "villages"]
     else:
         table = table.rename(
@@ -1048,23 +1060,32 @@ def write_summary_csv(
 
 
 def write_summary_xlsx(
-    tables: dict[str, pd.DataFrame], path: str | os.PathLike[str], *, lang: str = "zh"
+    tables: dict[str, pd.DataFrame],
+    path: str | os.PathLike[str],
+    *,
+    lang: str = "zh",
+    totals: dict[str, int] | None = None,
 ) -> Path:
-    """Summary tables as one workbook, a sheet per level, with a bold header, frozen first row,
-    fitted column widths and a totals row (合计), written atomically."""
+    """Summary tables as one workbook, a sheet per level, with a bold header, frozen header row
+    and fitted column widths, written atomically. A totals row (合计) ends each sheet: the
+    county-wide ``totals`` (:func:`summary_totals`) where given, else column sums."""
     from openpyxl.styles import Font
 
     target = Path(path)
     with _atomic(target) as scratch, pd.ExcelWriter(scratch, engine="openpyxl") as writer:
         for level, table in tables.items():
             check_level(level)
+            sums = {**table.select_dtypes("number").sum(), **(totals or {})}
+            total = labelled(
+                pd.DataFrame([{c: sums.get(c) for c in table.columns}], columns=table.columns),
+                lang,
+            ).iloc[0]
+            total.iloc[0] = "合计" if lang == "zh" else "Total"
             frame = labelled(table, lang)
-            counts = frame.select_dtypes("number")
-            total = {frame.columns[0]: "合计" if lang == "zh" else "Total", **counts.sum()}
             sheet_name = SHEET_NAMES[level][0 if lang == "zh" else 1]
             frame.to_excel(writer, sheet_name=sheet_name, index=False)
             sheet = writer.sheets[sheet_name]
-            sheet.append([total.get(column) for column in frame.columns])
+            sheet.append([None if pd.isna(v) else v for v in total.tolist()])
             for cell in sheet[1]:
                 cell.font = Font(bold=True)
             for cell in sheet[sheet.max_row]:
@@ -1127,7 +1148,7 @@ def export_summary(
     if key == "csv":
         write_summary_csv(tables[levels[0]], path, lang=lang)
     else:
-        write_summary_xlsx(tables, path, lang=lang)
+        write_summary_xlsx(tables, path, lang=lang, totals=summary_totals(session, county))
     return {
         "county_code": county,
         "format": key,

@@ -39,6 +39,8 @@ GEOD = Geod(ellps="WGS84")
 TO_M = Transformer.from_crs(4326, 32648, always_xy=True)  # UTM 48N covers 西昌 (102°E)
 TO_LL = Transformer.from_crs(32648, 4326, always_xy=True)
 WALK_SPEED_M_S, FIX_EVERY_S = 1.2, 20
+# The documented rules: resolution-11 cells; fixes up to 10 minutes and 2 km apart are joined.
+RESOLUTION, MAX_GAP_S, MAX_JUMP_M = 11, 600.0, 2000.0
 EXAMPLES = settings(max_examples=100, deadline=None)
 
 
@@ -105,7 +107,7 @@ def walk(
 
 
 def cell(lon: float, lat: float) -> int:
-    return int(h3i.latlng_to_cell(float(lat), float(lon), workers.COVERAGE_RESOLUTION))
+    return int(h3i.latlng_to_cell(float(lat), float(lon), RESOLUTION))
 
 
 def segment_cells(lon: NDArray[np.float64], lat: NDArray[np.float64], step_m: float = 0.25) -> set:
@@ -122,7 +124,7 @@ def segment_cells(lon: NDArray[np.float64], lat: NDArray[np.float64], step_m: fl
 
 def polygon_cells(geom: shapely.Geometry) -> set:
     """Resolution-11 cells whose centre lies in the polygon (h3's own polygon fill)."""
-    return {int(c) for c in h3i.geo_to_cells(geom, workers.COVERAGE_RESOLUTION)}
+    return {int(c) for c in h3i.geo_to_cells(geom, RESOLUTION)}
 
 
 def new_worker(session: Session, **fields) -> int:
@@ -478,11 +480,17 @@ def test_whole_village_off_duty_goes_to_the_township(
     assert report(demo_tx, demo_index, scene.lon, scene.lat) == villager
 
 
-def test_township_fallback_matches_an_independent_cost(
-    demo_tx: Session, demo_index: lookup.Index, scene: Scene
+@pytest.mark.parametrize("level", ["village", "township"])
+def test_fallback_matches_an_independent_cost(
+    demo_tx: Session, demo_index: lookup.Index, scene: Scene, level: str
 ) -> None:
-    """With the demo roster (no positions): the cheapest on-duty worker of the township."""
-    all_off_duty(demo_tx, scene.village)
+    """With the demo roster and no positions: the cheapest on-duty worker of the village when
+    only the primary is off duty, of the township when the whole village is."""
+    (primary,) = primary_of(demo_tx, scene.grid)
+    workers.set_on_duty(demo_tx, primary, False)
+    if level == "township":
+        all_off_duty(demo_tx, scene.village)
+    prefix = scene.village if level == "village" else scene.township
     demo_tx.execute(
         text(
             "UPDATE worker SET position = NULL WHERE id IN "
@@ -496,7 +504,7 @@ def test_township_fallback_matches_an_independent_cost(
             "SELECT wg.worker_id, wg.grid_code FROM worker_grid wg JOIN worker w "
             "ON w.id = wg.worker_id WHERE w.on_duty AND wg.grid_code LIKE :p || '%'"
         ),
-        {"p": scene.township},
+        {"p": prefix},
     ).all()
     assert rows
     distance: dict[int, float] = {}
@@ -517,8 +525,13 @@ def test_township_fallback_matches_an_independent_cost(
     best = min(cost.values())
     where = lookup.locate_one(demo_index, scene.lon, scene.lat)
     chosen = workers.choose(demo_tx, where)
+    assert chosen != primary
     assert chosen in cost and cost[chosen] <= best + 0.01
-    assert all(not g.startswith(scene.village) for g in links(demo_tx, chosen))
+    grids_of_chosen = links(demo_tx, chosen)
+    assert any(g.startswith(prefix) for g in grids_of_chosen)
+    if level == "township":
+        assert not any(g.startswith(scene.village) for g in grids_of_chosen)
+    assert report(demo_tx, demo_index, scene.lon, scene.lat) == chosen
 
 
 def test_whole_township_off_duty_leaves_the_incident_unassigned(
@@ -753,12 +766,12 @@ def test_coverage_counts_the_cells_between_fixes(
     assert len(line) > len(ends) + 3
 
     joined = new_worker(demo_tx, supporting_grids=(grid,))
-    times = [T0, T0 + timedelta(seconds=workers.TRACK_MAX_GAP_S)]
+    times = [T0, T0 + timedelta(seconds=MAX_GAP_S)]
     workers.record_track(demo_tx, joined, list(lon), list(lat), times)
     assert abs(grid_row(demo_tx, grid, joined)["visited"] - len(line)) <= 3
 
     apart = new_worker(demo_tx, supporting_grids=(grid,))
-    times = [T0, T0 + timedelta(seconds=workers.TRACK_MAX_GAP_S + 1)]
+    times = [T0, T0 + timedelta(seconds=MAX_GAP_S + 1)]
     workers.record_track(demo_tx, apart, list(lon), list(lat), times)
     assert grid_row(demo_tx, grid, apart)["visited"] == len(ends)
 
@@ -867,7 +880,7 @@ def test_visited_cells_contain_every_fix_and_are_sorted_unique(data) -> None:
 @given(
     st.floats(50, 1900),
     st.floats(0, 360),
-    st.floats(0, workers.TRACK_MAX_GAP_S),
+    st.floats(0, MAX_GAP_S),
 )
 def test_visited_cells_join_close_fixes_along_the_line(metres, azimuth, gap) -> None:
     start = (102.25, 27.88)
@@ -883,7 +896,7 @@ def test_visited_cells_join_close_fixes_along_the_line(metres, azimuth, gap) -> 
 
 def test_visited_cells_do_not_join_jumps_or_gaps() -> None:
     start = (102.25, 27.88)
-    far = at_distance(*start, workers.TRACK_MAX_JUMP_M + 500)
+    far = at_distance(*start, MAX_JUMP_M + 500)
     lon, lat = np.array([start[0], far[0]]), np.array([start[1], far[1]])
     one = np.zeros(2, dtype=np.int64)
     assert {int(c) for c in workers.visited_cells(lon, lat, np.array([0.0, 60.0]), one)} == {
@@ -892,7 +905,7 @@ def test_visited_cells_do_not_join_jumps_or_gaps() -> None:
     }
     near = at_distance(*start, 400)
     lon, lat = np.array([start[0], near[0]]), np.array([start[1], near[1]])
-    gap = workers.TRACK_MAX_GAP_S
+    gap = MAX_GAP_S
     assert len(workers.visited_cells(lon, lat, np.array([0.0, gap + 1]), one)) == 2
     assert len(workers.visited_cells(lon, lat, np.array([0.0, gap]), one)) > 10
     empty = np.zeros(0)

@@ -131,7 +131,7 @@ INCIDENT_STAGES = text(
     """
 )
 
-PREFIX = {"township": 9, "village": 12}
+PREFIX = {"county": 6, "township": 9, "village": 12}
 
 
 def _frame(session: Session, query: Any, **params: Any) -> pd.DataFrame:
@@ -172,8 +172,8 @@ def households(session: Session, county: str) -> gpd.GeoDataFrame:
 
 
 def summary(session: Session, county: str, level: str) -> pd.DataFrame:
-    """Per-unit counts for ``level`` (township or village): villages, grids, households, persons,
-    workers; one row per current unit, ordered by code."""
+    """Per-unit counts for ``level`` (county, township or village): villages, grids, households,
+    persons, workers; one row per current unit, ordered by code."""
     return _frame(session, SUMMARY, county=county, level=level, n=PREFIX[level])
 
 

@@ -117,7 +117,8 @@ WITH lock AS (
 ), audit AS (
   INSERT INTO incident_event (incident_id, county_code, at, actor, action, from_stage,
                               to_stage, from_tier, to_tier, note)
-  SELECT id, county_code, reported_at, CAST(%(actor)s AS text), 'report', NULL, stage, NULL, tier, ''
+  SELECT id, county_code, reported_at, CAST(%(actor)s AS text), 'report', NULL, stage,
+         NULL, tier, ''
   FROM new
 )
 SELECT (SELECT got FROM lock) AS locked,
