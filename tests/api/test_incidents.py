@@ -269,3 +269,27 @@ def test_concurrent_retries_of_one_key_make_one_incident(server, phone_point) ->
     replayed = [a for a in answers if a.headers.get("Idempotent-Replayed") == "true"]
     fresh = [a for a in answers if a.status_code == 201 and a not in replayed]
     assert len(fresh) == 1
+
+
+def test_the_server_escalates_on_its_own_schedule(served_url, phone_point) -> None:
+    """With a short schedule and a moved clock, the running app escalates a late case itself."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from gridmap.settings import Settings
+
+    app = create_app(Settings(database_url=served_url, escalate_every_s=0.2))
+    now = [datetime(2026, 11, 21, 2, 0, tzinfo=UTC)]
+    with TestClient(app) as http:
+        app.state.clock = lambda: now[0]
+        case = http.post("/api/v1/incidents", json=body(phone_point, category="0503")).json()
+        assert case["tier"] == "grid"
+        now[0] += timedelta(minutes=7)  # past the 6-minute acceptance deadline
+        for _ in range(50):
+            time.sleep(0.1)
+            tier = http.get(f"/api/v1/incidents/{case['id']}").json()["tier"]
+            if tier != "grid":
+                break
+        assert tier == "village"
