@@ -7,6 +7,7 @@ on-duty worker of the same village, then of the same township, with the lowest
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -91,6 +92,12 @@ def add(session: Session, new: Sequence[NewWorker]) -> list[int]:
         if not worker.name.strip():
             raise InvalidInputError("a worker needs a name")
         codes.check_code(worker.county_code, "county")
+    primaries = Counter(g for w in new for g in w.primary_grids)
+    doubled = sorted(g for g, n in primaries.items() if n > 1)
+    if doubled:
+        raise InvalidInputError(
+            f"grid {doubled[0]} is given two primary workers; a grid has one", grids=doubled
+        )
     _check_grids(
         session,
         [(w.county_code, g) for w in new for g in (*w.primary_grids, *w.supporting_grids)],

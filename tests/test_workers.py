@@ -910,3 +910,12 @@ def test_visited_cells_do_not_join_jumps_or_gaps() -> None:
     assert len(workers.visited_cells(lon, lat, np.array([0.0, gap]), one)) > 10
     empty = np.zeros(0)
     assert len(workers.visited_cells(empty, empty, empty, np.zeros(0, dtype=np.int64))) == 0
+
+
+def test_one_call_cannot_give_a_grid_two_primaries(demo_tx) -> None:
+    from gridmap.errors import InvalidInputError
+
+    grid = db.units.read(demo_tx, county="513401", level="grid")["code"].iloc[0]
+    new = [workers.NewWorker("513401", name, primary_grids=(grid,)) for name in ("甲", "乙")]
+    with pytest.raises(InvalidInputError, match="two primary"):
+        workers.add(demo_tx, new)

@@ -130,8 +130,12 @@ JOIN unit u ON u.code = wg.grid_code AND u.generation_high IS NULL
 WHERE w.on_duty AND wg.grid_code LIKE CAST(%(township_code)s AS text) || '%%'
 GROUP BY w.id
 ORDER BY bool_or(wg.grid_code LIKE CAST(%(village_code)s AS text) || '%%') DESC NULLS LAST,
-  min(ST_Distance(COALESCE(w.position, ST_PointOnSurface(u.geom))::geography,
-                  ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography))
+  COALESCE(
+    min(ST_Distance(COALESCE(w.position, ST_PointOnSurface(u.geom))::geography,
+                    ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography))
+      FILTER (WHERE wg.grid_code LIKE CAST(%(village_code)s AS text) || '%%'),
+    min(ST_Distance(COALESCE(w.position, ST_PointOnSurface(u.geom))::geography,
+                    ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography)))
   + %(penalty_m)s * (SELECT count(*) FROM incident i WHERE i.worker_id = w.id
                      AND i.stage IN ('reported', 'accepted', 'dispatched', 'handling', 'resolved')),
   w.id
