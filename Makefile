@@ -39,6 +39,7 @@ bench: venv
 	@$(BIN)/gridmap demo > /dev/null
 	@$(BIN)/gridmap bench lookup --json > benchmarks/results/lookup.json
 	@$(BIN)/gridmap bench locate --json > benchmarks/results/locate.json
+	@$(BIN)/gridmap bench intake --json > benchmarks/results/intake.json
 	@echo "results in benchmarks/results/"
 
 clean:
