@@ -275,6 +275,7 @@ def _demo_county(settings: Settings, county: str, seed: int) -> dict[str, Any]:
             summary["workers"] = synth.load_workers(session, county, seed=seed)
             index = lookup.load_index(session, resolution=settings.h3_resolution)
             summary["incidents"] = synth.load_incidents(session, index, county, seed=seed)
+            summary["tracks"] = synth.load_tracks(session, county, seed=seed)
     return summary
 
 
@@ -301,7 +302,8 @@ def _render_demo(summary: dict[str, Any]) -> None:
             console.print(
                 f"  {part['workers']['workers']} grid workers "
                 f"({part['workers']['off_duty']} off duty), "
-                f"{part['incidents']['incidents']} sample incidents across the seven stages"
+                f"{part['incidents']['incidents']} sample incidents across the seven stages, "
+                f"{part['tracks']['walkers']} patrol tracks"
             )
 
 
