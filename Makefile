@@ -40,6 +40,7 @@ bench: venv
 	@$(BIN)/gridmap bench lookup --json > benchmarks/results/lookup.json
 	@$(BIN)/gridmap bench locate --json > benchmarks/results/locate.json
 	@$(BIN)/gridmap bench intake --json > benchmarks/results/intake.json
+	@$(BIN)/gridmap bench export --json > benchmarks/results/export.json
 	@echo "results in benchmarks/results/"
 
 clean:

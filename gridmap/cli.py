@@ -535,6 +535,96 @@ def bench_intake(
     _emit(report, as_json, lambda d: console.print(d))
 
 
+@app.command("export")
+def export(
+    county: Annotated[str, typer.Argument(help="county code, e.g. 513401")],
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="gpkg, shp, geojson, kml, csv or parquet")
+    ] = "gpkg",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="file (gpkg, kml) or directory; default 513401.gpkg, 513401_shp/…"
+        ),
+    ] = None,
+    crs: Annotated[
+        str | None,
+        typer.Option(help="EPSG:4490 (default), EPSG:4326, or gk (the county's GK zone)"),
+    ] = None,
+    households: Annotated[
+        bool, typer.Option("--households", help="also export every household (large)")
+    ] = False,
+    encoding: Annotated[str, typer.Option(help="utf-8 or gbk (shapefile text only)")] = "utf-8",
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace the file or a previous export")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Export a county's layers as GIS files (CGCS2000 by default, Chinese field aliases)."""
+    from gridmap import exports
+
+    path = out or exports.default_path(county, fmt)
+    with transaction(_settings()) as session:
+        report = exports.export_county(
+            session,
+            county,
+            fmt,
+            path,
+            crs=crs,
+            households=households,
+            encoding=encoding,
+            overwrite=overwrite,
+        )
+
+    def render(r: dict[str, Any]) -> None:
+        table = Table(title=f"{r['county_name']} {r['county_code']} → {r['path']} ({r['crs']})")
+        for column in ("layer", "图层", "features"):
+            table.add_column(column)
+        for layer in r["layers"]:
+            table.add_row(layer["name"], layer["alias_zh"], str(layer["features"]))
+        console.print(table)
+        for note in r["notes"]:
+            console.print(f"note: {note}")
+        console.print(f"{r['seconds']} s")
+
+    _emit(report, as_json, render)
+
+
+@app.command("export-summary")
+def export_summary(
+    county: Annotated[str, typer.Argument(help="county code, e.g. 513401")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv or xlsx")] = "xlsx",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="file to write")] = None,
+    level: Annotated[
+        str | None,
+        typer.Option(help="township or village (csv: township by default; xlsx: both sheets)"),
+    ] = None,
+    lang: Annotated[str, typer.Option(help="zh or en column headers")] = "zh",
+    as_json: JsonOpt = False,
+) -> None:
+    """Summary tables (汇总表) per township or village: households, persons, grids, workers,
+    incidents by stage."""
+    from gridmap import exports
+
+    path = out or Path(f"{county}_summary{'_' + level if level else ''}.{fmt.lower()}")
+    with transaction(_settings()) as session:
+        report = exports.export_summary(session, county, fmt, path, level=level, lang=lang)
+    _emit(report, as_json, lambda r: console.print(f"{r['path']}: {r['rows']}"))
+
+
+@bench_app.command("export")
+def bench_export(
+    county: Annotated[str, typer.Option(help="county to export")] = "513401",
+    repeat: Annotated[int, typer.Option(help="timed runs of each exporter")] = 5,
+    as_json: JsonOpt = False,
+) -> None:
+    """County GeoPackage (all layers, no households) against ogr2ogr from PostGIS, same run."""
+    from benchmarks import export as bench
+
+    report = bench.run(database_url(_settings()), county, repeat=repeat)
+    _emit(report, as_json, lambda d: console.print(d))
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str | None, typer.Option()] = None,

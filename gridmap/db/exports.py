@@ -136,7 +136,10 @@ PREFIX = {"county": 6, "township": 9, "village": 12}
 
 def _frame(session: Session, query: Any, **params: Any) -> pd.DataFrame:
     result = session.execute(query, params)
-    return pd.DataFrame(result.all(), columns=list(result.keys()))
+    keys = list(result.keys())
+    # Column by column: pandas probing each SQLAlchemy Row for attributes costs seconds.
+    columns = list(zip(*result.all(), strict=True)) or [() for _ in keys]
+    return pd.DataFrame({key: list(values) for key, values in zip(keys, columns, strict=True)})
 
 
 def _points(frame: pd.DataFrame) -> gpd.GeoDataFrame:
