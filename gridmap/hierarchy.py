@@ -156,7 +156,8 @@ def import_units(
     units = _attach_parents(session, units, level)
     units["kind"] = [codes.kind_of(c) for c in units["code"]]
     units["county_code"] = units["code"].str[:6]
-    units["source"] = source
+    if "source" not in units:
+        units["source"] = source
     units["name"] = [n or c for n, c in zip(units["name"], units["code"], strict=True)]
 
     existing = db.units.read(session, codes=list(units["code"]))
@@ -229,7 +230,7 @@ def import_files(
             name = Path(path).name
             message = str(error) if str(error).startswith(str(path)) else f"{name}: {error}"
             raise type(error)(message, **{**error.context, "file": name}) from error
-        prepared.append(units)
+        prepared.append(units.assign(source=Path(path).name))  # each row names its own file
         all_repairs += repairs
         all_notes += [f"{Path(path).name}: {n}" for n in notes]
     units = gpd.GeoDataFrame(pd.concat(prepared, ignore_index=True), crs="EPSG:4326")
