@@ -243,5 +243,6 @@ def test_database_refuses_invalid_geometry_even_past_the_library(liangshan):
 def test_each_unit_names_its_own_source_file(session):
     files = sorted(BOUNDARIES.glob("5134*.geojson"))[:3]
     hierarchy.import_files(session, files, level="county", crs_name="gcj02")
-    found = dict(session.execute(select(Unit.code, Unit.source).where(Unit.level == "county")))
+    rows = session.execute(select(Unit.code, Unit.source).where(Unit.level == "county"))
+    found = {row.code: row.source for row in rows}
     assert found == {f.stem: f.name for f in files}
