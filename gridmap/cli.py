@@ -535,6 +535,50 @@ def bench_intake(
     _emit(report, as_json, lambda d: console.print(d))
 
 
+@app.command("map")
+def map_(
+    code: Annotated[str, typer.Option("--code", help="county, township, village or grid code")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="HTML file to write")] = Path(
+        "map.html"
+    ),
+    basemap: Annotated[
+        str | None, typer.Option(help="tianditu-vec | tianditu-img | osm | custom (none: offline)")
+    ] = None,
+    lang: Annotated[str, typer.Option(help="zh | en")] = "zh",
+    linked: Annotated[
+        bool,
+        typer.Option(
+            "--linked",
+            help="link the installed vendor files instead of embedding them (smaller, this "
+            "machine only)",
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a map of a unit and its children as one HTML file that opens offline."""
+    from gridmap import maps
+
+    settings = _settings()
+    asset_url = maps.VENDOR_DIR.as_uri() if linked else maps.ASSET_ROUTE
+    with transaction(settings) as session:
+        page = maps.render(
+            maps.unit_map(
+                session,
+                code,
+                asset_url=asset_url,
+                basemap=basemap,
+                tianditu_key=settings.tianditu_key,
+                tile_url=settings.tile_url,
+                lang=lang,
+            )
+        )
+    if not linked:
+        page = maps.inline_assets(page, asset_url)
+    output.write_text(page, encoding="utf-8")
+    summary = {"code": code, "path": str(output), "bytes": output.stat().st_size}
+    _emit(summary, as_json, lambda s: console.print(f"wrote {s['path']} ({s['bytes']:,} bytes)"))
+
+
 @app.command("export")
 def export(
     county: Annotated[str, typer.Argument(help="county code, e.g. 513401")],

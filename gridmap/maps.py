@@ -14,7 +14,9 @@ rounded to 6 decimals (≈ 0.1 m), which keeps a whole county's page to a few me
 
 from __future__ import annotations
 
+import base64
 import html
+import json
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +29,8 @@ import folium
 import folium.plugins
 import numpy as np
 import pandas as pd
-from branca.element import Element, Figure, JavascriptLink
+from branca.element import Element, Figure, JavascriptLink, MacroElement
+from folium.template import Template
 from sqlalchemy.orm import Session
 
 import geopandas as gpd
@@ -43,6 +46,7 @@ LANGS: tuple[str, ...] = ("zh", "en")
 
 VENDOR_DIR = Path(__file__).resolve().parent / "static" / "vendor"
 ASSET_ROUTE = "/static/vendor"  # where api/routers/maps.py serves VENDOR_DIR
+TILE_ROUTE = "/tiles"  # where it serves vector tiles: {TILE_ROUTE}/{layer}/{z}/{x}/{y}.pbf
 
 # folium/branca resource name → vendored file under VENDOR_DIR. A name missing here makes
 # unit_map fail loudly (a folium upgrade added an asset: vendor it, then map it here).
@@ -68,7 +72,9 @@ ASSETS: dict[str, str] = {
 # Simplification tolerance in degrees by the level of the map's subject: about a pixel at the
 # zoom that fits the subject (county ≈ z10–11, township ≈ z12–13, village ≈ z14–15, grid ≈ z17).
 TOLERANCE_DEG: dict[str, float] = {
-    "county": 0.0002,  # ≈ 20 m
+    # ≈ 30 m, under half a pixel at z11: smooths the zigzag H3-cell edges of generated grids
+    # (0.0002 removes almost nothing; 0.0003 takes 43 % of a county page's vertices)
+    "county": 0.0003,
     "township": 0.0001,
     "village": 0.00003,
     "grid": 0.00001,  # ≈ 1 m
@@ -77,10 +83,26 @@ DECIMALS = 6  # ≈ 0.1 m: finer digits only cost bytes
 LABEL_LIMIT = 80  # grids on a map up to this many get permanent labels, more get hover tooltips
 MAX_INCIDENTS = 5000
 MAX_WORKERS = 5000
+# A map with more grids than this draws them from vector tiles (when a tile route is given):
+# embedded, 1,000 grids cost about 1.4 MB of county page, so 2,000 stay well under 5 MB.
+VECTOR_TILES_ABOVE = 2000
+# Smallest zoom each vector-tile layer is cut at (below it tiles come back empty): a z14 tile
+# of a county seat holds ~300 kB of households, a z12 one over 2 MB.
+TILE_MIN_ZOOM: dict[str, int] = {"grids": 8, "households": 15}
+MAX_TILE_ZOOM = 22
 
-# Layers drawn, bottom to top. "sites" (安置点: relocation sites with capacity and occupancy) is
-# the hook for gridmap.relocation: it draws nothing until the site table exists.
-LAYERS: tuple[str, ...] = ("grids", "outlines", "heatmap", "incidents", "workers", "sites")
+# Layers drawn, bottom to top. "households" needs vector tiles (a county has ~300,000);
+# "sites" (安置点: relocation sites with capacity and occupancy) is the hook for
+# gridmap.relocation: it draws nothing until the site table exists.
+LAYERS: tuple[str, ...] = (
+    "grids",
+    "households",
+    "outlines",
+    "heatmap",
+    "incidents",
+    "workers",
+    "sites",
+)
 
 # Which outline levels a map draws below its subject (grids are their own layer).
 OUTLINE_LEVELS: dict[str, tuple[str, ...]] = {
@@ -124,6 +146,7 @@ LABELS: dict[str, dict[str, str]] = {
         "grid": "网格",
         "incidents": "事件",
         "heatmap": "事件热力图",
+        "household_points": "住户(放大显示)",
         "workers": "在岗网格员",
         "households": "网格户数",
         "code": "编码",
@@ -148,6 +171,7 @@ LABELS: dict[str, dict[str, str]] = {
         "grid": "Grids",
         "incidents": "Incidents",
         "heatmap": "Incident heat map",
+        "household_points": "Households (zoom in)",
         "workers": "On-duty workers",
         "households": "Households per grid",
         "code": "Code",
@@ -380,6 +404,56 @@ def render(m: folium.Map) -> str:
     return str(m.get_root().render())
 
 
+# What a standalone page embeds; other font formats (ttf, eot, woff, svg fonts) are fallbacks
+# for browsers without woff2, which Leaflet 1.9 does not support anyway.
+_MEDIA_TYPES = {".png": "image/png", ".woff2": "font/woff2"}
+
+
+def _data_uri(path: Path) -> str:
+    media = _MEDIA_TYPES.get(path.suffix)
+    if media is None:
+        return "data:,"  # an empty fallback: valid CSS, never fetched while woff2 loads
+    return f"data:{media};base64,{base64.b64encode(path.read_bytes()).decode()}"
+
+
+def _inline_css(path: Path) -> str:
+    """A vendored stylesheet with its images and fonts as data: URIs."""
+
+    def embed(match: re.Match[str]) -> str:
+        url = match.group(1)
+        if url.startswith(("data:", "#")):
+            return match.group(0)
+        parts = urlsplit(url)
+        target = (path.parent / parts.path).resolve()
+        return f'url("{_data_uri(target)}")'
+
+    return re.sub(r"url\(\s*['\"]?([^'\")]*)['\"]?\s*\)", embed, path.read_text(encoding="utf-8"))
+
+
+def inline_assets(page: str, asset_url: str = ASSET_ROUTE) -> str:
+    """Embed every vendored script and stylesheet of ``page`` (fonts and images as data: URIs).
+
+    The result is one self-contained file that opens offline from any disk or USB stick;
+    it weighs about 2.5 MB more than the linked page (Font Awesome's fonts are most of it).
+    """
+    base = re.escape(asset_url.rstrip("/"))
+
+    def script(match: re.Match[str]) -> str:
+        code = asset_path(match.group(1)).read_text(encoding="utf-8")
+        return "<script>" + code.replace("</script", "<\\/script") + "</script>"
+
+    def sheet(match: re.Match[str]) -> str:
+        return "<style>" + _inline_css(asset_path(match.group(1))) + "</style>"
+
+    page = re.sub(rf'<script src="{base}/([^"]+)"></script>', script, page)
+    return re.sub(rf'<link rel="stylesheet" href="{base}/([^"]+)"\s*/?>', sheet, page)
+
+
+def _geojson(frame: gpd.GeoDataFrame) -> dict[str, Any]:
+    """A FeatureCollection with feature ids (folium's style lookup) and no per-feature bbox."""
+    return frame.to_geo_dict(na="null", show_bbox=False, drop_id=False)
+
+
 def _text(value: Any) -> str:
     """HTML-escaped text: folium puts tooltip and popup values into innerHTML as they are."""
     return html.escape("" if value is None or value is pd.NA else str(value))
@@ -408,6 +482,92 @@ LABEL_JS = """function (feature, layer) {
 }"""
 
 
+def _legend(most: int, lang: str, asset_url: str) -> Legend:
+    """Households-per-grid colours, fixed breaks so maps compare; the top bin stretches."""
+    top = max(most + 1, GRID_BREAKS[-1] + 100)
+    return Legend(
+        list(GRID_COLORS),
+        index=[*GRID_BREAKS, top],
+        vmin=GRID_BREAKS[0],
+        vmax=top,
+        caption=LABELS[lang]["households"],
+        d3_url=f"{asset_url.rstrip('/')}/{ASSETS['d3']}",
+    )
+
+
+class TilePopup(MacroElement):
+    """A click popup for a vector-tile layer, its text set with innerText (never as HTML)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.on('click', function (e) {
+            var p = e.layer.properties, box = document.createElement('div');
+            box.innerText = {{ this.fields|tojson }}.map(function (f) {
+                return f[1] + ': ' + (p[f[0]] === undefined || p[f[0]] === null ? '' : p[f[0]]);
+            }).join('\\n');
+            L.popup().setLatLng(e.latlng).setContent(box).openOn({{ this.map_name }});
+        });
+        {% endmacro %}"""
+    )
+
+    def __init__(self, fields: Sequence[tuple[str, str]], map_name: str) -> None:
+        super().__init__()
+        self._name = "TilePopup"
+        self.fields = [list(f) for f in fields]
+        self.map_name = map_name
+
+
+def _tile_url(tile_route: str, layer: str, code: str) -> str:
+    return f"{tile_route.rstrip('/')}/{layer}/{{z}}/{{x}}/{{y}}.pbf?under={code}"
+
+
+def _grid_tile_layer(
+    data: MapData, lang: str, asset_url: str, tile_route: str, map_name: str
+) -> list[Any]:
+    """Grids from vector tiles, coloured like the embedded layer, with a click popup."""
+    labels = LABELS[lang]
+    legend = _legend(int(data.grids["households"].max()), lang, asset_url)
+    options = f"""{{
+        rendererFactory: L.canvas.tile, interactive: true, maxNativeZoom: 19,
+        minZoom: {TILE_MIN_ZOOM["grids"]},
+        getFeatureId: function (f) {{ return f.properties.code; }},
+        vectorTileLayerStyles: {{grids: function (p) {{
+            var breaks = {json.dumps(list(GRID_BREAKS))}, colors = {json.dumps(list(GRID_COLORS))};
+            var i = 0;
+            while (i + 1 < breaks.length && p.households >= breaks[i + 1]) i++;
+            return {{fill: true, fillColor: colors[i], fillOpacity: 0.6, color: '#7a4a00',
+                     weight: 0.6}};
+        }}}}
+    }}"""
+    layer = folium.plugins.VectorGridProtobuf(
+        _tile_url(tile_route, "grids", data.code),
+        name=f"{labels['grid']} ({len(data.grids)})",
+        options=options,
+    )
+    fields = [(k, labels[k]) for k in ("code", "name", "households", "persons", "worker")]
+    layer.add_child(TilePopup(fields, map_name))
+    return [layer, legend]
+
+
+def _household_layer(data: MapData, lang: str, tile_route: str | None) -> list[Any]:
+    """Household points from vector tiles, from zoom TILE_MIN_ZOOM['households'] on."""
+    if tile_route is None:  # a page opened from disk has no tile server
+        return []
+    options = f"""{{
+        rendererFactory: L.canvas.tile, interactive: false, maxNativeZoom: 19,
+        minZoom: {TILE_MIN_ZOOM["households"]},
+        vectorTileLayerStyles: {{households: {{radius: 1.5, weight: 0, fill: true,
+                                               fillColor: '#08519c', fillOpacity: 0.6}}}}
+    }}"""
+    return [
+        folium.plugins.VectorGridProtobuf(
+            _tile_url(tile_route, "households", data.code),
+            name=LABELS[lang]["household_points"],
+            options=options,
+        )
+    ]
+
+
 def _grid_layer(data: MapData, tolerance: float, lang: str, asset_url: str) -> list[Any]:
     labels = LABELS[lang]
     grids = data.grids
@@ -427,15 +587,8 @@ def _grid_layer(data: MapData, tolerance: float, lang: str, asset_url: str) -> l
         geometry=simplify(grids.geometry.values, tolerance),
         crs="EPSG:4326",
     )
-    top = max(int(frame["households"].max()) + 1, GRID_BREAKS[-1] + 100)
-    legend = Legend(
-        list(GRID_COLORS),
-        index=[*GRID_BREAKS, top],
-        vmin=GRID_BREAKS[0],
-        vmax=top,
-        caption=labels["households"],
-        d3_url=f"{asset_url.rstrip('/')}/{ASSETS['d3']}",
-    )
+    legend = _legend(int(frame["households"].max()), lang, asset_url)
+    top = int(legend.vmax)
 
     def style(feature: dict[str, Any]) -> dict[str, Any]:
         color = legend(min(feature["properties"]["households"], top - 1))
@@ -462,7 +615,7 @@ def _grid_layer(data: MapData, tolerance: float, lang: str, asset_url: str) -> l
         ],
     )
     layer = folium.GeoJson(
-        frame if labelled else frame.drop(columns="label"),
+        _geojson(frame if labelled else frame.drop(columns="label")),
         name=name,
         style_function=style,
         highlight_function=lambda _: {"weight": 2.5, "color": "#000000"},
@@ -488,7 +641,7 @@ def _outline_layers(data: MapData, tolerance: float, lang: str) -> list[Any]:
         count = f" ({len(frame)})" if level != data.level else ""
         layers.append(
             folium.GeoJson(
-                frame,
+                _geojson(frame),
                 name=f"{labels[level]}{count}",
                 style_function=lambda _, s=style: s,
                 tooltip=folium.GeoJsonTooltip(
@@ -586,7 +739,7 @@ def _worker_layer(data: MapData, lang: str) -> list[Any]:
     )
     return [
         folium.GeoJson(
-            frame,
+            _geojson(frame),
             name=name,
             marker=folium.CircleMarker(
                 radius=6, color="#ffffff", weight=1.5, fill_color=WORKER_COLOR, fill_opacity=1.0
@@ -654,8 +807,14 @@ def draw(
     lang: str = "zh",
     layers: Sequence[str] = LAYERS,
     tolerance: float | None = None,
+    tile_route: str | None = None,
+    vector_tiles_above: int = VECTOR_TILES_ABOVE,
 ) -> folium.Map:
-    """Draw loaded map data as a folium map whose assets all come from ``asset_url``."""
+    """Draw loaded map data as a folium map whose assets all come from ``asset_url``.
+
+    With ``tile_route`` (the app's TILE_ROUTE) households come as vector tiles, and so do the
+    grids when there are more than ``vector_tiles_above``; without it everything is embedded.
+    """
     check_options(lang=lang, layers=layers)
     tiles = basemap_layers(basemap, tianditu_key=tianditu_key, tile_url=tile_url)
     tolerance = TOLERANCE_DEG[data.level] if tolerance is None else tolerance
@@ -672,11 +831,17 @@ def draw(
         # Without tiles nothing sets the map's maxZoom, and MarkerCluster needs one (folium's
         # max_zoom only reaches a tile layer, so the Leaflet option goes in as is).
         maxZoom=19,
+        minZoom=4,  # set, so layers with a minZoom (households) do not raise the map's own
     )
     for tile in tiles:
         tile.add_to(m)
     builders: dict[str, Callable[[], list[Any]]] = {
-        "grids": lambda: _grid_layer(data, tolerance, lang, asset_url),
+        "grids": lambda: (
+            _grid_tile_layer(data, lang, asset_url, tile_route, m.get_name())
+            if tile_route is not None and len(data.grids) > vector_tiles_above
+            else _grid_layer(data, tolerance, lang, asset_url)
+        ),
+        "households": lambda: _household_layer(data, lang, tile_route),
         "outlines": lambda: _outline_layers(data, tolerance, lang),
         "heatmap": lambda: _incident_layers(data, lang, heatmap=True, markers=False),
         "incidents": lambda: _incident_layers(data, lang, heatmap=False, markers=True),
@@ -776,6 +941,8 @@ def unit_map(
     tolerance: float | None = None,
     max_incidents: int = MAX_INCIDENTS,
     max_workers: int = MAX_WORKERS,
+    tile_route: str | None = None,
+    vector_tiles_above: int = VECTOR_TILES_ABOVE,
 ) -> folium.Map:
     """A map of the unit ``code`` (county, township, village or grid) and what lies under it.
 
@@ -802,4 +969,29 @@ def unit_map(
         lang=lang,
         layers=layers,
         tolerance=tolerance,
+        tile_route=tile_route,
+        vector_tiles_above=vector_tiles_above,
     )
+
+
+def vector_tile(session: Session, layer: str, z: int, x: int, y: int, *, under: str = "") -> bytes:
+    """One Mapbox vector tile of ``layer`` (grids or households) under the code ``under``.
+
+    Below the layer's TILE_MIN_ZOOM the tile is empty: such tiles would be megabytes.
+    """
+    if layer not in TILE_MIN_ZOOM:
+        raise NotFoundError(
+            f"no vector tile layer {layer!r}: use one of {', '.join(TILE_MIN_ZOOM)}", layer=layer
+        )
+    if not 0 <= z <= MAX_TILE_ZOOM or not (0 <= x < 2**z and 0 <= y < 2**z):
+        raise InvalidInputError(
+            f"tile {z}/{x}/{y} does not exist: z must be 0–{MAX_TILE_ZOOM} and x, y 0–2^z−1",
+            z=z,
+            x=x,
+            y=y,
+        )
+    if under:
+        codes.check_code(under, codes.level_of(under))
+    if z < TILE_MIN_ZOOM[layer]:
+        return b""
+    return db.maps.tile(session, layer, z, x, y, prefix=under)

@@ -30,5 +30,9 @@ class Settings(BaseSettings):
     escalate_every_s: float = Field(300.0, ge=0)
     # Keys Open311 clients send as api_key; replace the demo key on a real deployment.
     open311_api_keys: list[str] = Field(default_factory=lambda: ["gridmap-demo-key"])
+    # Tianditu (天地图) key for basemap=tianditu-vec|tianditu-img; none: those basemaps are refused.
+    tianditu_key: str | None = None
+    # Self-hosted {z}/{x}/{y} tile URL for basemap=custom (WGS84/CGCS2000 tiles; GCJ-02 refused).
+    tile_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)

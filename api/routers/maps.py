@@ -42,9 +42,10 @@ def unit_map(
             code,
             asset_url=request.scope.get("root_path", "") + maps.ASSET_ROUTE,
             basemap=basemap,
-            tianditu_key=getattr(settings, "tianditu_key", None),
-            tile_url=getattr(settings, "tile_url", None),
+            tianditu_key=settings.tianditu_key,
+            tile_url=settings.tile_url,
             lang=lang,
+            tile_route=request.scope.get("root_path", "") + maps.TILE_ROUTE,
         )
     ).encode()
     headers = {"Vary": "Accept-Encoding", "Cache-Control": "no-cache"}
@@ -53,6 +54,29 @@ def unit_map(
         page = gzip.compress(page, compresslevel=6)
         headers["Content-Encoding"] = "gzip"
     return Response(page, media_type="text/html; charset=utf-8", headers=headers)
+
+
+@router.get(
+    maps.TILE_ROUTE + "/{layer}/{z}/{x}/{y}.pbf",
+    response_class=Response,
+    summary="Vector tile / 矢量切片",
+    responses={200: {"content": {"application/vnd.mapbox-vector-tile": {}}}},
+)
+def vector_tile(
+    layer: Literal["grids", "households"],
+    z: int,
+    x: int,
+    y: int,
+    session: SessionDep,
+    under: Annotated[str, Query(description="only units under this code / 上级编码")] = "",
+) -> Response:
+    """A Mapbox vector tile (EPSG:3857) of current grids or of households, cut by PostGIS."""
+    body = maps.vector_tile(session, layer, z, x, y, under=under)
+    return Response(
+        body,
+        media_type="application/vnd.mapbox-vector-tile",
+        headers={"Cache-Control": "no-cache"},  # boundaries change with each new generation
+    )
 
 
 @router.get(maps.ASSET_ROUTE + "/{path:path}", include_in_schema=False)

@@ -1,0 +1,252 @@
+"""HTTP tests for /maps/{code} and the vendored assets, plus an offline browser test.
+
+The browser test runs Debian's headless Chromium against a real uvicorn server with every
+non-loopback host unresolvable and a dead proxy: a map that needed a CDN or an online basemap
+would break there. Screenshots are kept in tests/artifacts/maps/ (gitignored) for a person to
+look at; the test checks they are not blank and that the DOM lists the expected layers.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy.orm import Session
+
+import shapely
+
+from benchmarks.locate import free_port, start_server
+from gridmap import db, incidents, maps
+
+COUNTY = "513401"
+PROBLEM = "application/problem+json"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "maps"
+OFFLINE_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--proxy-server=127.0.0.1:9",  # nothing listens there: any proxied request fails
+    "--proxy-bypass-list=127.0.0.1",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    "--enable-logging=stderr",
+    "--v=0",
+    "--window-size=1280,900",
+    "--virtual-time-budget=5000",
+)
+# LayerControl labels each map kind must show (Chinese is the default language).
+EXPECTED_LAYERS = {
+    "county": ("网格 (", "村(社区) (", "乡镇(街道) (", "县(市、区)界", "事件 (", "在岗网格员 ("),
+    "township": ("网格 (", "村(社区) (", "乡镇(街道)", "事件 (", "事件热力图 ("),
+    "village": ("网格 (", "村(社区)", "事件 (4)", "事件热力图 (4)", "在岗网格员 (", "住户("),
+    "grid": ("网格 (1)", "村(社区)", "事件 (", "在岗网格员 ("),
+}
+
+
+def assert_problem(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body = response.json()
+    assert body["status"] == status and body["code"] == code and body["detail"]
+    return body
+
+
+@pytest.fixture(scope="module")
+def map_codes(demo_engine, demo_index) -> dict[str, str]:
+    """Nested codes of each level, in the county's last village, which gets 4 committed
+    incidents (a corner no other test reports in) so cluster and heat layers have data."""
+    with Session(demo_engine) as session, session.begin():
+        grids = db.units.read(session, county=COUNTY, level="grid")
+        village = str(grids["parent_code"].iloc[-1])
+        inside = grids[grids["parent_code"] == village]
+        points = shapely.get_coordinates(inside.geometry.representative_point().values)
+        for lon, lat in points[np.arange(4) % len(points)]:
+            incidents.report_incident(
+                session,
+                demo_index,
+                incidents.Report(lon=lon, lat=lat, category="0501", reporter="maps test"),
+                source="test",
+            )
+    return {
+        "county": COUNTY,
+        "township": village[:9],
+        "village": village,
+        "grid": str(inside["code"].iloc[0]),
+    }
+
+
+def test_map_page_is_html_without_external_urls(client, map_codes) -> None:
+    response = client.get(f"/maps/{map_codes['township']}")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["content-encoding"] == "gzip"  # the test client asks for it
+    page = response.text
+    assert maps.external_urls(page) == []
+    assert '<script src="/static/vendor/leaflet/leaflet.js"></script>' in page
+
+
+def test_every_asset_a_page_links_is_served(client, map_codes) -> None:
+    page = client.get(f"/maps/{map_codes['village']}").text
+    urls = [url for url in maps.page_urls(page) if url.startswith(maps.ASSET_ROUTE)]
+    assert len(urls) >= 10
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "max-age" in response.headers["cache-control"]
+        assert response.content
+
+
+def test_fonts_referenced_by_vendored_css_are_served(client) -> None:
+    css = client.get(f"{maps.ASSET_ROUTE}/fontawesome/css/all.min.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    fonts = set(re.findall(r"url\(\.\./webfonts/([^)]+)\)", css.text))
+    assert "fa-solid-900.woff2" in fonts
+    for font in fonts:
+        assert client.get(f"{maps.ASSET_ROUTE}/fontawesome/webfonts/{font}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["..%2f..%2fmaps.py", "leaflet/..%2f..%2f..%2fsettings.py", "%2fetc%2fpasswd", "nope.js"],
+)
+def test_asset_route_refuses_paths_outside_vendor(client, path) -> None:
+    response = client.get(f"{maps.ASSET_ROUTE}/{path}")
+    assert response.status_code == 404
+    assert "import" not in response.text
+
+
+def test_unknown_code_is_404_and_malformed_is_422(client) -> None:
+    assert_problem(client.get("/maps/513499"), 404, "UnknownCodeError")
+    assert_problem(client.get("/maps/51340"), 422, "InvalidCodeError")
+    assert_problem(client.get("/maps/513401001001000"), 422, "InvalidCodeError")
+
+
+def test_basemap_choices(client, map_codes) -> None:
+    grid = map_codes["grid"]
+    # No key configured in the test settings: a clear 422 naming the setting.
+    answer = client.get(f"/maps/{grid}?basemap=tianditu-vec")
+    body = assert_problem(answer, 422, "InvalidInputError")
+    assert "GRIDMAP_TIANDITU_KEY" in body["detail"]
+    assert client.get(f"/maps/{grid}?basemap=amap").status_code == 422  # not a choice at all
+    osm = client.get(f"/maps/{grid}?basemap=osm")
+    assert osm.status_code == 200 and "tile.openstreetmap.org" in osm.text
+    assert maps.external_urls(osm.text) == []
+
+
+def test_english_page(client, map_codes) -> None:
+    page = client.get(f"/maps/{map_codes['village']}?lang=en").text
+    assert "Households per grid" in page and "On-duty workers" in page
+
+
+def test_vector_tile_route(client, map_codes) -> None:
+    page = client.get(f"/maps/{map_codes['village']}").text
+    assert f"/tiles/households/{{z}}/{{x}}/{{y}}.pbf?under={map_codes['village']}" in page
+    answer = client.get(f"/tiles/grids/8/200/108.pbf?under={COUNTY}")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    assert client.get("/tiles/roads/8/200/108.pbf").status_code == 422
+    assert_problem(client.get("/tiles/grids/3/9/0.pbf"), 422, "InvalidInputError")
+    assert_problem(client.get("/tiles/grids/8/200/108.pbf?under=51x"), 422, "InvalidCodeError")
+
+
+# ---------------------------------------------------------------------------------------------
+# The offline browser test
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.fail("no chromium for the browser test: run scripts/install-system.sh")
+    return found
+
+
+@pytest.fixture(scope="module")
+def map_server(served_url: str, map_codes: dict[str, str]) -> Iterator[str]:
+    """A real uvicorn server on the demo database (its incidents committed first)."""
+    port = free_port()
+    process = start_server(served_url, port, env={"GRIDMAP_ESCALATE_EVERY_S": "0"})
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def browse(chromium: str, url: str, profile: Path, screenshot: Path) -> tuple[str, list[str]]:
+    """Load ``url`` offline: (the DOM after scripts ran, console messages)."""
+    done = subprocess.run(
+        [
+            chromium,
+            *OFFLINE_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--screenshot={screenshot}",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    log = done.stderr.decode(errors="replace").splitlines()
+    console = [line for line in log if ":CONSOLE" in line]
+    return done.stdout.decode(), console
+
+
+def pixel_shares(png: Path) -> tuple[float, float]:
+    """Shares of pixels in the grid fill colours (yellow–red) and in the bare map background."""
+    pixels = np.asarray(Image.open(png).convert("RGB"), dtype=np.int16)
+    red, green, blue = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    warm = (red - blue > 40) & (red >= green)
+    background = (np.abs(pixels - 221) <= 2).all(axis=-1)  # Leaflet's #ddd, no tiles
+    return float(warm.mean()), float(background.mean())
+
+
+def test_browser_harness_catches_a_cdn_page(chromium, tmp_path) -> None:
+    """Control: a page that loads Leaflet from a CDN breaks under the same flags."""
+    page = tmp_path / "cdn.html"
+    page.write_text(
+        '<script src="https://cdn.jsdelivr.net/npm/leaflet@1.9.4/dist/leaflet.js"></script>'
+        "<script>L.map(document.body)</script>"
+    )
+    _, console = browse(chromium, page.as_uri(), tmp_path / "profile", tmp_path / "cdn.png")
+    assert any("Uncaught" in line for line in console)
+
+
+@pytest.mark.parametrize("level", ["county", "township", "village", "grid"])
+def test_maps_draw_offline_in_chromium(chromium, map_server, map_codes, level, tmp_path) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    screenshot = ARTIFACTS / f"{level}.png"
+    screenshot.unlink(missing_ok=True)
+    dom, console = browse(
+        chromium, f"{map_server}/maps/{map_codes[level]}", tmp_path / "profile", screenshot
+    )
+    assert console == [], console  # no uncaught error, no failed script
+    assert 'class="leaflet-control-layers' in dom
+    for name in EXPECTED_LAYERS[level]:
+        assert name in dom, name
+    assert "leaflet-control-attribution" in dom and "tianditu" not in dom
+    polygons, background = pixel_shares(screenshot)
+    assert polygons > 0.05, f"{screenshot} looks blank ({polygons:.1%} polygon pixels)"
+    # The view fits the unit: some bare background shows around it (not zoomed into a corner).
+    assert background > 0.05, f"{screenshot} is not fitted ({background:.1%} background)"
+
+
+def test_standalone_file_draws_offline_in_chromium(
+    chromium, demo_engine, map_codes, tmp_path
+) -> None:
+    """The CLI's self-contained file: opened from disk, no server and no network."""
+    with Session(demo_engine) as session:
+        page = maps.inline_assets(maps.render(maps.unit_map(session, map_codes["village"])))
+    path = tmp_path / "map.html"
+    path.write_text(page, encoding="utf-8")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    screenshot = ARTIFACTS / "standalone.png"
+    dom, console = browse(chromium, path.as_uri(), tmp_path / "profile", screenshot)
+    assert console == [], console
+    assert "网格 (" in dom and 'class="leaflet-control-layers' in dom
+    polygons, background = pixel_shares(screenshot)
+    assert polygons > 0.05 and background > 0.05
