@@ -14,9 +14,12 @@ scalars give 0-d arrays.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from functools import cache
 from importlib.resources import files
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -116,8 +119,12 @@ def in_mainland_china(lon: ArrayLike, lat: ArrayLike) -> NDArray[np.bool_]:
     return np.asarray(shapely.contains_xy(_mainland_polygon(), lon_arr, lat_arr), dtype=np.bool_)
 
 
-def _gcj02_offset(lon: FloatArray, lat: FloatArray) -> LonLat:
-    """Return the GCJ-02 shift (degrees) of WGS84 points, by the published forward formula."""
+def _gcj02_offset(lon: Any, lat: Any, np: Any = np) -> Any:
+    """Return the GCJ-02 shift (degrees) of WGS84 points, by the published forward formula.
+
+    ``np`` may be :data:`_SCALAR` (plain floats through ``math``): one point then costs
+    microseconds instead of numpy's per-call overhead, with the same formula.
+    """
     x = lon - 105.0
     y = lat - 35.0
     waves = (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
@@ -151,14 +158,25 @@ def _gcj02_offset(lon: FloatArray, lat: FloatArray) -> LonLat:
     return dlon, dlat
 
 
-def _gcj02_forward(lon: FloatArray, lat: FloatArray) -> LonLat:
+def _gcj02_forward(lon: Any, lat: Any, np: Any = np) -> Any:
     """Apply the GCJ-02 shift everywhere; callers decide where it is meant to apply."""
-    dlon, dlat = _gcj02_offset(lon, lat)
+    dlon, dlat = _gcj02_offset(lon, lat, np)
     return lon + dlon, lat + dlat
 
 
-def _bd09_forward(lon: FloatArray, lat: FloatArray) -> LonLat:
-    """Apply Baidu's published GCJ-02 to BD-09 formula."""
+_SCALAR = SimpleNamespace(
+    sin=math.sin,
+    cos=math.cos,
+    sqrt=math.sqrt,
+    abs=abs,
+    radians=math.radians,
+    arctan2=math.atan2,
+    pi=math.pi,
+)
+
+
+def _bd09_forward(lon: Any, lat: Any, np: Any = np) -> Any:
+    """Apply Baidu's published GCJ-02 to BD-09 formula (``np``: numpy or :data:`_SCALAR`)."""
     z = np.sqrt(lon * lon + lat * lat) + 0.00002 * np.sin(lat * _X_PI)
     theta = np.arctan2(lat, lon) + 0.000003 * np.cos(lon * _X_PI)
     return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
@@ -254,6 +272,41 @@ _FROM_WGS84: dict[str, Callable[[ArrayLike, ArrayLike], LonLat]] = {
     "gcj02": wgs84_to_gcj02,
     "bd09": wgs84_to_bd09,
 }
+
+
+def point_to_wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
+    """:func:`to_wgs84` for one checked, in-range point, on plain floats (the HTTP hot path).
+
+    >>> lon, lat = point_to_wgs84(102.2711, 27.8877, "gcj02")
+    >>> [round(v, 9) for v in (lon, lat)] == [round(float(v), 9) for v in gcj02_to_wgs84(
+    ...     102.2711, 27.8877)]
+    True
+    """
+    name = check_crs(crs)
+    if name in ("wgs84", "cgcs2000"):
+        return float(lon), float(lat)
+    if name == "bd09":
+        x, y = lon - 0.0065, lat - 0.006
+        z = math.sqrt(x * x + y * y) - 0.00002 * math.sin(y * _X_PI)
+        theta = math.atan2(y, x) - 0.000003 * math.cos(x * _X_PI)
+        lon, lat = _invert_point(_bd09_forward, lon, lat, z * math.cos(theta), z * math.sin(theta))
+    if not shapely.contains_xy(_mainland_polygon(), lon, lat):
+        return float(lon), float(lat)
+    dlon, dlat = _gcj02_offset(lon, lat, _SCALAR)
+    return _invert_point(_gcj02_forward, lon, lat, lon - dlon, lat - dlat)
+
+
+def _invert_point(
+    forward: Callable[..., Any], lon: float, lat: float, w_lon: float, w_lat: float
+) -> tuple[float, float]:
+    """:func:`_invert` for one point on plain floats."""
+    for _ in range(_INVERSE_MAX_ITER):
+        f_lon, f_lat = forward(w_lon, w_lat, _SCALAR)
+        err_lon, err_lat = f_lon - lon, f_lat - lat
+        w_lon, w_lat = w_lon - err_lon, w_lat - err_lat
+        if max(abs(err_lon), abs(err_lat)) < _INVERSE_TOL_DEG:
+            break
+    return float(w_lon), float(w_lat)
 
 
 def to_wgs84(lon: ArrayLike, lat: ArrayLike, crs: str) -> LonLat:

@@ -817,7 +817,7 @@ def locate_one(
     if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):  # NaN fails too
         crs.check_lonlat(lon, lat)  # raises, naming the problem (swap, NaN, range)
     if crs_name in ("gcj02", "bd09"):
-        lon, lat = (float(v) for v in crs.to_wgs84(lon, lat, crs_name))
+        lon, lat = crs.point_to_wgs84(lon, lat, crs_name)
     county = _locate_scalar(index.counties, lon, lat)
     leaf_code, near = None, False
     if county >= 0:

@@ -285,3 +285,15 @@ def test_areas_m2_handles_shapes_missing_and_empty() -> None:
     assert np.isnan(areas[0, 1])
     assert areas[1, 0] == 0.0
     assert areas[0, 0] == areas[1, 1] > 1e6
+
+
+@given(
+    lon=st.floats(73.7, 134.7, allow_nan=False),
+    lat=st.floats(18.2, 53.5, allow_nan=False),
+    name=st.sampled_from(["wgs84", "cgcs2000", "gcj02", "bd09"]),
+)
+def test_the_scalar_path_equals_the_array_path(lon: float, lat: float, name: str) -> None:
+    """point_to_wgs84 (plain floats, the HTTP path) gives the array functions' answer."""
+    one = crs.point_to_wgs84(lon, lat, name)
+    many = crs.to_wgs84(np.array([lon]), np.array([lat]), name)
+    assert one == pytest.approx((float(many[0][0]), float(many[1][0])), abs=1e-11)
