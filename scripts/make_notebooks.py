@@ -330,6 +330,111 @@ INCIDENTS = [
     ),
 ]
 
+MAPS_EXPORTS = [
+    new_markdown_cell(
+        "# 05 地图与导出 Maps and GIS exports\n\n"
+        "Offline maps (Leaflet and every plugin vendored, no basemap by default, nothing from a "
+        "CDN) and the files county GIS staff open in QGIS or ArcGIS: GeoPackage, Shapefile, "
+        "GeoJSON, KML, CSV and GeoParquet, in CGCS2000 (EPSG:4490) by default, read back with "
+        "GDAL. Uses a synthetic 德昌县 (513424)."
+    ),
+    new_code_cell(
+        "import subprocess\nimport tempfile\nfrom pathlib import Path\n\n"
+        "import pandas as pd\nimport pyogrio\nimport shapely\n\n"
+        "from gridmap import db, exports, grids, hierarchy, incidents, lookup, maps, synth\n"
+        "from gridmap.db import migrations\nfrom gridmap.settings import Settings\n\n"
+        "settings = Settings()\n"
+        "url = settings.database_url or db.cluster.up(\n"
+        "    db.cluster.locate(settings.home, settings.pg_port, settings.pg_bin))\n"
+        "migrations.upgrade(url)\n"
+        "Session = db.session.sessionmaker_for(db.session.make_engine(url))\n"
+        "COUNTY = '513424'\n"
+        "files = sorted((Path('..') / 'boundaries').glob('5134*.geojson'))\n"
+        "with Session() as session, session.begin():\n"
+        "    hierarchy.import_files(session, files, level='county', crs_name='gcj02')\n"
+        "    if not synth.is_loaded(session, COUNTY, seed=1):\n"
+        "        synth.load_county(session, COUNTY, seed=1)\n"
+        "        grids.generate_for_county(session, COUNTY)\n"
+        "        lookup.rebuild_index(session, COUNTY)\n"
+        "    if not db.workers.search(session, db.scope.EVERYTHING, county=COUNTY, limit=1)[0]:\n"
+        "        synth.load_workers(session, COUNTY, seed=1)\n"
+        "        index = lookup.load_index(session)\n"
+        "        synth.load_incidents(session, index, COUNTY, seed=1, count=60)\n"
+        "out = Path(tempfile.mkdtemp(prefix='gridmap-05-'))"
+    ),
+    new_markdown_cell(
+        "## 地图 A township map that works without a network\n\n"
+        "Units by level, grids coloured by households (legend) with their worker, incidents "
+        "clustered by stage plus a heat map, on-duty workers; a layer control; Chinese labels. "
+        "`inline_assets` makes one self-contained file (what `gridmap map` writes)."
+    ),
+    new_code_cell(
+        "with Session() as session:\n"
+        "    township = db.units.read(session, county=COUNTY, level='township')['code'].iloc[0]\n"
+        "    m = maps.unit_map(session, township)\n"
+        "linked = maps.render(m)  # what /maps/{code} serves: assets from the app itself\n"
+        "assert not maps.external_urls(linked), maps.external_urls(linked)\n"
+        "page = maps.inline_assets(linked)  # one file (Leaflet's attribution link stays a link)\n"
+        "(out / 'township.html').write_text(page, encoding='utf-8')\n"
+        "assert '事件' in page and 'L.control.layers' in page\n"
+        "print(township, f'{len(page.encode()) / 1e6:.2f} MB self-contained')"
+    ),
+    new_markdown_cell(
+        "Basemaps are optional: Tianditu (key in `GRIDMAP_TIANDITU_KEY`), OSM or a self-hosted "
+        "tile server. GCJ-02 tiles (Amap, Tencent) would sit 300–700 m off WGS84 data, so they "
+        "are refused:"
+    ),
+    new_code_cell(
+        "try:\n"
+        "    maps.check_tile_url('https://webrd01.is.autonavi.com/appmaptile?x={x}&y={y}&z={z}')\n"
+        "except Exception as error:\n"
+        "    print(type(error).__name__, error)"
+    ),
+    new_markdown_cell(
+        "## 导出 GeoPackage in CGCS2000, read back by GDAL\n\n"
+        "Every layer in one file, with areas in m² and 亩 computed in the county's "
+        "Gauss–Krüger zone and Chinese field aliases."
+    ),
+    new_code_cell(
+        "with Session() as session:\n"
+        "    report = exports.export_county(session, COUNTY, 'gpkg', out / 'county.gpkg')\n"
+        "    counts = {name: db.units.count(session, county=COUNTY, level=level)\n"
+        "              for name, level in (('townships', 'township'), ('villages', 'village'),\n"
+        "                                  ('grids', 'grid'))}\n"
+        "layers = dict(pyogrio.list_layers(out / 'county.gpkg'))\n"
+        "for name, n in counts.items():\n"
+        "    assert pyogrio.read_info(out / 'county.gpkg', layer=name)['features'] == n\n"
+        "info = subprocess.run(['ogrinfo', '-so', str(out / 'county.gpkg'), 'grids'],\n"
+        "                      capture_output=True, text=True, check=True).stdout\n"
+        "assert '4490' in info\n"
+        "grid_layer = pyogrio.read_dataframe(out / 'county.gpkg', layer='grids')\n"
+        "print(report['crs'], report['seconds'], 's')\n"
+        "grid_layer[['code', 'name', 'households', 'area_m2', 'area_mu']].head()"
+    ),
+    new_markdown_cell("## Shapefile for older ArcGIS (GBK), and the other formats"),
+    new_code_cell(
+        "rows = []\n"
+        "with Session() as session:\n"
+        "    for fmt, options in (('shp', {'encoding': 'gbk'}), ('geojson', {}), ('kml', {}),\n"
+        "                         ('csv', {}), ('parquet', {}), ('gpkg', {'crs': 'gk'})):\n"
+        "        target = out / f'{fmt}-{len(rows)}'\n"
+        "        if fmt in ('kml', 'gpkg'):\n"
+        "            target = target.with_suffix('.' + fmt)\n"
+        "        done = exports.export_county(session, COUNTY, fmt, target, **options)\n"
+        "        rows.append({'format': fmt, 'crs': done['crs'], 'files': len(done['files']),\n"
+        "                     'seconds': done['seconds']})\n"
+        "pd.DataFrame(rows)"
+    ),
+    new_markdown_cell("## 汇总表 Summary per township (also as XLSX)"),
+    new_code_cell(
+        "with Session() as session:\n"
+        "    tables = exports.summary_tables(session, COUNTY)\n"
+        "    exports.export_summary(session, COUNTY, 'xlsx', out / 'summary.xlsx')\n"
+        "assert (out / 'summary.xlsx').stat().st_size > 0\n"
+        "exports.labelled(tables['township']).head()"
+    ),
+]
+
 
 def main() -> None:
     """Write every notebook."""
@@ -355,6 +460,13 @@ def main() -> None:
         "language": "python",
     }
     nbformat.write(notebook, HERE / "03_incidents.ipynb")
+    notebook = new_notebook(cells=MAPS_EXPORTS)
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(notebook, HERE / "05_maps_exports.ipynb")
 
 
 if __name__ == "__main__":
