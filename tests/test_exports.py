@@ -32,7 +32,7 @@ import pyogrio
 import shapely
 from pyproj import Geod, Transformer
 
-from gridmap import db, exports, incidents, lookup
+from gridmap import categories, db, exports, incidents, lookup
 from gridmap.errors import InvalidCodeError, InvalidInputError, UnknownCodeError
 
 COUNTY = "513401"
@@ -397,14 +397,16 @@ def test_geojson_is_rfc7946(out) -> None:
     assert townships["features"][0]["properties"]["kind_zh"] in ("街道", "镇", "乡")
 
 
-def test_kml_reads_back_with_every_layer(out) -> None:
+def test_kml_reads_back_with_every_layer(out, tx) -> None:
     path, counts = str(out["paths"]["kml"]), out["counts"]
     cli = ogrinfo_layers(path)
     for name in BASE_LAYERS:
         assert cli[name]["features"] == counts[name] and cli[name]["epsg"] == 4326, name
     townships = pyogrio.read_dataframe(path, layer="townships")
     assert townships["Name"].str.endswith(("街道", "镇", "乡")).all()
-    assert set(pyogrio.read_dataframe(path, layer="incidents")["Name"]) == {"垃圾堆放"}
+    names = set(pyogrio.read_dataframe(path, layer="incidents")["Name"])
+    assert "垃圾堆放" in names  # this module's incidents (other tests may have added more)
+    assert names <= {c["name_zh"] for c in categories.catalogue(tx)}
 
 
 def test_csv_has_a_bom_wkt_and_sidecars_gdal_reads(out) -> None:
@@ -528,7 +530,11 @@ def test_summary_tables_add_up_to_the_county(out, tx) -> None:
         assert (table[stages].sum(axis=1) <= table["incidents_total"]).all()
     assert townships["villages"].sum() == counts["villages"]
     totals = exports.summary_totals(tx, COUNTY)
-    assert totals["workers"] == counts["workers"]
+    on_grids = tx.execute(  # workers count once, and only when attached to a grid
+        text("SELECT count(DISTINCT worker_id) FROM worker_grid WHERE county_code = :c"),
+        {"c": COUNTY},
+    ).scalar_one()
+    assert totals["workers"] == on_grids
     assert set(villages["township_code"]) == set(townships["code"])
 
 
