@@ -10,6 +10,7 @@ need=("$@")  # extra packages asked for, e.g. wrk for the benchmarks
 ls /usr/share/postgresql/15/extension/postgis.control >/dev/null 2>&1 || need+=(postgresql-15-postgis-3)
 command -v ogrinfo >/dev/null 2>&1 || need+=(gdal-bin)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)  # maps are tested in headless Chromium
+fc-list 2>/dev/null | grep -qi "wenquanyi\|noto.*cjk" || need+=(fonts-wqy-microhei)  # Chinese labels
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 
 if [ ${#need[@]} -eq 0 ]; then
