@@ -93,22 +93,32 @@ def problem(status: int, code: str, detail: str, **extra: object) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON)
 
 
+def gridmap_problem(error: GridmapError) -> Response:
+    """The problem+json answer to a gridmap error (its class decides the status)."""
+    context = {k: v for k, v in error.context.items() if _jsonable(v)}
+    return problem(status_for(error), type(error).__name__, str(error), context=context)
+
+
+def validation_problem(error: RequestValidationError) -> Response:
+    """The problem+json answer to invalid request fields, one entry per field."""
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in error.errors()
+    ]
+    detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+    return problem(422, "RequestValidationError", detail, errors=errors)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render gridmap errors, validation errors and HTTP errors as one problem+json shape."""
 
     async def on_gridmap_error(_: Request, error: Exception) -> Response:
         assert isinstance(error, GridmapError)
-        context = {k: v for k, v in error.context.items() if _jsonable(v)}
-        return problem(status_for(error), type(error).__name__, str(error), context=context)
+        return gridmap_problem(error)
 
     async def on_validation_error(_: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)
-        errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-            for e in error.errors()
-        ]
-        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
-        return problem(422, "RequestValidationError", detail, errors=errors)
+        return validation_problem(error)
 
     async def on_http_error(_: Request, error: Exception) -> Response:
         assert isinstance(error, StarletteHTTPException)

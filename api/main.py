@@ -18,6 +18,7 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import install_error_handlers, problem
+from api.hotpath import HotPaths
 from api.routers import exports, incidents, locate, maps, open311, qa, units, workers
 from gridmap import __version__, db, lookup
 from gridmap import incidents as cases
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok", "postgis": version}
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(HotPaths, state=app.state)  # outermost: GET /locate skips the stack
     for router in (
         units.router,
         locate.router,

@@ -143,6 +143,7 @@ def run(
         drive(base, paths[:50], seconds=2, connections=connections)  # warm up
         locate = drive(base, paths, seconds=seconds, connections=connections)
         trivial = drive(base, ["/health"], seconds=seconds, connections=connections)
+        floor = drive(base, ["/livez"], seconds=seconds, connections=connections)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -153,5 +154,9 @@ def run(
         "locate": locate,
         "trivial": trivial,
         "vs_trivial": round(locate["rps"] / trivial["rps"], 3),
+        # /health is an ordinary FastAPI route; /livez and the locate hot path are raw ASGI
+        # (api/hotpath.py), so vs_raw_floor is what locating itself costs.
+        "raw_floor": floor,
+        "vs_raw_floor": round(locate["rps"] / floor["rps"], 3),
         "locate_p99_ms": locate["p99_ms"],
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -98,22 +99,34 @@ async def locate(request: Request) -> Response:
     """
     state = request.app.state
     params = request.query_params
+    if "generation" not in params:
+        return Response(locate_current(state, params), media_type="application/json")
     lon, lat = finite_param(params, "lon"), finite_param(params, "lat")
     crs = params.get("crs", "wgs84")
     near_m = state.settings.near_boundary_m
-    if "generation" in params:
-        generation = positive_int_param(params, "generation")
+    generation = positive_int_param(params, "generation")
 
-        def past() -> lookup.Location:
-            with state.sessions() as session:
-                return lookup.locate_point(
-                    session, lon, lat, crs_name=crs, near_boundary_m=near_m, generation=generation
-                )
+    def past() -> lookup.Location:
+        with state.sessions() as session:
+            return lookup.locate_point(
+                session, lon, lat, crs_name=crs, near_boundary_m=near_m, generation=generation
+            )
 
-        found = await run_in_threadpool(past)
-    else:
-        found = lookup.locate_one(state.index, lon, lat, crs_name=crs, near_boundary_m=near_m)
+    found = await run_in_threadpool(past)
     return Response(orjson.dumps(found.to_dict()), media_type="application/json")
+
+
+def locate_current(state: Any, params: Mapping[str, str]) -> bytes:
+    """The JSON answer of ``GET /locate`` on the current index (also served by api.hotpath)."""
+    lon, lat = finite_param(params, "lon"), finite_param(params, "lat")
+    found = lookup.locate_one(
+        state.index,
+        lon,
+        lat,
+        crs_name=params.get("crs", "wgs84"),
+        near_boundary_m=state.settings.near_boundary_m,
+    )
+    return orjson.dumps(found.to_dict())
 
 
 @router.post("/locate/batch", summary="Locate many points / 批量定位")

@@ -47,3 +47,16 @@ def test_point_on_shared_county_edge_goes_to_lower_code_and_is_near_boundary(cli
     body = client.get("/api/v1/locate", params={"lon": lon, "lat": lat}).json()
     assert body["county"] == "513401"
     assert body["near_boundary"] is True
+
+
+def test_liveness_and_the_hot_path_answer_like_the_route(client):
+    """/livez answers without the framework; GET /locate (hot path) equals the route's answer."""
+    assert client.get("/livez").json() == {"status": "ok"}
+    from api.routers.locate import locate_current
+
+    params = {"lon": "102.27", "lat": "27.89", "crs": "gcj02"}
+    answer = client.get("/api/v1/locate", params=params)
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.content == locate_current(client.app.state, params)
+    blank = client.get("/api/v1/locate", params={"lon": "", "lat": "27.89"})
+    assert blank.status_code == 422 and blank.json()["errors"][0]["loc"] == ["query", "lon"]
