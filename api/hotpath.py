@@ -1,9 +1,12 @@
-"""The hottest read, ``GET /api/v1/locate`` on the current index, as a raw ASGI handler.
+"""The hottest paths as raw ASGI handlers: ``GET /api/v1/locate`` on the current index and
+``POST /api/v1/incidents`` (JSON).
 
 A phone's locate does ~40 µs of work; the framework around it (routing, request objects,
-middleware layers) cost more than that. This middleware answers exactly that request itself,
-with the same function, errors and problem+json as the route in ``api/routers/locate.py``,
-and hands everything else (including ``?generation=``) to the FastAPI app unchanged.
+middleware layers) cost more than that. This middleware answers exactly those requests itself,
+with the same functions, validation, errors and problem+json as the routes in
+``api/routers/locate.py`` and ``api/routers/incidents.py`` (which stay, for the OpenAPI
+documents and every other case), and hands everything else (``?generation=``, other content
+types, large bodies) to the FastAPI app unchanged.
 ``GET /livez`` (liveness, a constant) is answered here too: a probe that never waits on the
 framework, and the benchmarks' floor for what any request costs this server.
 """
@@ -13,14 +16,20 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
+import orjson
 from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import gridmap_problem, validation_problem
+from api.routers.incidents import IncidentIn, intake
 from api.routers.locate import locate_current
+from gridmap import incidents
 from gridmap.errors import GridmapError
 
 PATH = "/api/v1/locate"
+INTAKE = "/api/v1/incidents"
+MAX_INTAKE_BYTES = 256 * 1024  # larger reports go through the app (and its 413)
 LIVENESS = "/livez"
 JSON_HEADERS = [(b"content-type", b"application/json")]
 ALIVE = b'{"status":"ok"}'
@@ -34,6 +43,13 @@ class HotPaths:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == INTAKE:
+            headers = dict(scope["headers"])
+            length = headers.get(b"content-length", b"")
+            json_body = headers.get(b"content-type", b"").startswith(b"application/json")
+            if json_body and length.isdigit() and int(length) <= MAX_INTAKE_BYTES:
+                await self._intake(headers, scope, receive, send)
+                return
         if scope["type"] != "http" or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
@@ -57,8 +73,55 @@ class HotPaths:
             return
         await _json(send, body)
 
+    async def _intake(
+        self, headers: dict[bytes, bytes], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """``POST /api/v1/incidents``: validate like FastAPI would, then the shared intake."""
+        raw = await _body(receive)
+        key_bytes = headers.get(b"idempotency-key")
+        key = key_bytes.decode("latin-1") if key_bytes is not None else None
+        try:
+            if key is not None and len(key) > incidents.MAX_KEY_LENGTH:
+                raise RequestValidationError(
+                    [
+                        {
+                            "loc": ("header", "idempotency-key"),
+                            "msg": f"String should have at most {incidents.MAX_KEY_LENGTH} "
+                            "characters",
+                            "type": "string_too_long",
+                        }
+                    ]
+                )
+            try:
+                body = IncidentIn.model_validate_json(raw)
+            except ValidationError as error:
+                raise RequestValidationError(
+                    [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]
+                ) from error
+            incident, extra = await intake(self.state, body, key)
+        except GridmapError as error:
+            await gridmap_problem(error)(scope, receive, send)
+            return
+        except RequestValidationError as error:
+            await validation_problem(error)(scope, receive, send)
+            return
+        answer = orjson.dumps(incident, default=str, option=orjson.OPT_NON_STR_KEYS)
+        await _json(send, answer, 201, [(k.lower().encode(), v.encode()) for k, v in extra.items()])
 
-async def _json(send: Send, body: bytes) -> None:
-    headers = [*JSON_HEADERS, (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
+
+async def _body(receive: Receive) -> bytes:
+    """The whole request body (it may arrive in several messages)."""
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _json(
+    send: Send, body: bytes, status: int = 200, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    headers = [*JSON_HEADERS, (b"content-length", str(len(body)).encode()), *(extra or [])]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

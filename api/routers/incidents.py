@@ -4,7 +4,7 @@ listings with ``overdue``, hotspots, and the category catalogue."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -107,33 +107,34 @@ async def report(
 ) -> Response:
     """Locate the report to county, township, village and grid, assign the grid's worker, store
     it with its first audit row. Send an ``Idempotency-Key`` so retries never duplicate."""
-    state = request.app.state
+    incident, headers = await intake(request.app.state, body, idempotency_key)
+    return json_response(incident, 201, headers)
+
+
+async def intake(
+    state: Any, body: IncidentIn, key: str | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Store one report (or replay it) and return the incident with the response headers;
+    shared by the route above and the raw ASGI hot path in ``api/hotpath.py``."""
     report = body.to_report()
-    at = now(request)
+    at = state.clock()
     near_m = state.settings.near_boundary_m
-    intake = await incidents.report_incident_fast(
-        state.pool, state.index, report, key=idempotency_key, now=at, near_boundary_m=near_m
+    found = await incidents.report_incident_fast(
+        state.pool, state.index, report, key=key, now=at, near_boundary_m=near_m
     )
-    if intake is None:  # a retry: compare with the stored report and replay it
+    if found is None:  # a retry: compare with the stored report and replay it
 
         def replay() -> incidents.Intake:
-            return run_in_session(
-                request,
-                lambda session: incidents.report_incident(
-                    session,
-                    state.index,
-                    report,
-                    key=idempotency_key,
-                    now=at,
-                    near_boundary_m=near_m,
-                ),
-            )
+            with state.sessions() as session, session.begin():
+                return incidents.report_incident(
+                    session, state.index, report, key=key, now=at, near_boundary_m=near_m
+                )
 
-        intake = await run_in_threadpool(replay)
-    headers = {"Location": f"/api/v1/incidents/{intake.incident['id']}"}
-    if not intake.created:
+        found = await run_in_threadpool(replay)
+    headers = {"Location": f"/api/v1/incidents/{found.incident['id']}"}
+    if not found.created:
         headers["Idempotent-Replayed"] = "true"
-    return json_response(intake.incident, 201, headers)
+    return found.incident, headers
 
 
 @router.post("/incidents/batch", summary="Sync queued reports / 离线批量上报")

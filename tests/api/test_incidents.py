@@ -293,3 +293,24 @@ def test_the_server_escalates_on_its_own_schedule(served_url, phone_point) -> No
             if tier != "grid":
                 break
         assert tier == "village"
+
+
+def test_the_intake_hot_path_validates_like_the_route(client, phone_point) -> None:
+    """Raw-ASGI intake (JSON bodies) and the FastAPI route (other bodies) refuse alike."""
+    broken = client.post(
+        "/api/v1/incidents", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert broken.status_code == 422 and broken.json()["errors"][0]["loc"][0] == "body"
+    long_key = client.post(
+        "/api/v1/incidents", json=body(phone_point), headers={"Idempotency-Key": "k" * 300}
+    )
+    assert long_key.status_code == 422
+    assert long_key.json()["errors"][0]["loc"] == ["header", "idempotency-key"]
+    plain = client.post(
+        "/api/v1/incidents", content=b"lon=1", headers={"Content-Type": "text/plain"}
+    )
+    assert plain.status_code == 422 and plain.json()["code"] == "RequestValidationError"
+    missing = {k: v for k, v in body(phone_point).items() if k != "category"}
+    answer = client.post("/api/v1/incidents", json=missing)
+    assert answer.status_code == 422
+    assert ["body", "category"] in [e["loc"] for e in answer.json()["errors"]]
