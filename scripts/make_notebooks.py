@@ -159,6 +159,23 @@ GRIDS_LOOKUP = [
     ),
 ]
 
+# Database, the bundled counties and a synthetic 德昌县 with grids: notebooks 03 and 05.
+DECHANG_SETUP = (
+    "settings = Settings()\n"
+    "url = settings.database_url or db.cluster.up(\n"
+    "    db.cluster.locate(settings.home, settings.pg_port, settings.pg_bin))\n"
+    "migrations.upgrade(url)\n"
+    "Session = db.session.sessionmaker_for(db.session.make_engine(url))\n"
+    "COUNTY = '513424'\n"
+    "files = sorted((Path('..') / 'boundaries').glob('5134*.geojson'))\n"
+    "with Session() as session, session.begin():\n"
+    "    hierarchy.import_files(session, files, level='county', crs_name='gcj02')\n"
+    "    if not synth.is_loaded(session, COUNTY, seed=1):\n"
+    "        synth.load_county(session, COUNTY, seed=1)\n"
+    "        grids.generate_for_county(session, COUNTY)\n"
+    "        lookup.rebuild_index(session, COUNTY)\n"
+)
+
 INCIDENTS = [
     new_markdown_cell(
         "# 03 事件办理 Incidents: report → closure\n\n"
@@ -175,20 +192,8 @@ INCIDENTS = [
         "from api.main import create_app\n"
         "from gridmap import crs, db, grids, hierarchy, incidents, lookup, synth, workers\n"
         "from gridmap.db import migrations\nfrom gridmap.settings import Settings\n\n"
-        "settings = Settings()\n"
-        "url = settings.database_url or db.cluster.up(\n"
-        "    db.cluster.locate(settings.home, settings.pg_port, settings.pg_bin))\n"
-        "migrations.upgrade(url)\n"
-        "Session = db.session.sessionmaker_for(db.session.make_engine(url))\n"
-        "COUNTY = '513424'\n"
-        "files = sorted((Path('..') / 'boundaries').glob('5134*.geojson'))\n"
-        "with Session() as session, session.begin():\n"
-        "    hierarchy.import_files(session, files, level='county', crs_name='gcj02')\n"
-        "    if not synth.is_loaded(session, COUNTY, seed=1):\n"
-        "        synth.load_county(session, COUNTY, seed=1)\n"
-        "        grids.generate_for_county(session, COUNTY)\n"
-        "        lookup.rebuild_index(session, COUNTY)\n"
-        "    if not db.workers.search(session, db.scope.EVERYTHING, county=COUNTY, limit=1)[0]:\n"
+        + DECHANG_SETUP
+        + "    if not db.workers.search(session, db.scope.EVERYTHING, county=COUNTY, limit=1)[0]:\n"
         "        print(synth.load_workers(session, COUNTY, seed=1))\n"
         "clock = [datetime(2026, 11, 23, 1, 0, tzinfo=UTC)]  # a clock this notebook moves\n"
         "app = create_app(Settings(database_url=url, escalate_every_s=0))\n"
@@ -343,20 +348,8 @@ MAPS_EXPORTS = [
         "import pandas as pd\nimport pyogrio\nimport shapely\n\n"
         "from gridmap import db, exports, grids, hierarchy, incidents, lookup, maps, synth\n"
         "from gridmap.db import migrations\nfrom gridmap.settings import Settings\n\n"
-        "settings = Settings()\n"
-        "url = settings.database_url or db.cluster.up(\n"
-        "    db.cluster.locate(settings.home, settings.pg_port, settings.pg_bin))\n"
-        "migrations.upgrade(url)\n"
-        "Session = db.session.sessionmaker_for(db.session.make_engine(url))\n"
-        "COUNTY = '513424'\n"
-        "files = sorted((Path('..') / 'boundaries').glob('5134*.geojson'))\n"
-        "with Session() as session, session.begin():\n"
-        "    hierarchy.import_files(session, files, level='county', crs_name='gcj02')\n"
-        "    if not synth.is_loaded(session, COUNTY, seed=1):\n"
-        "        synth.load_county(session, COUNTY, seed=1)\n"
-        "        grids.generate_for_county(session, COUNTY)\n"
-        "        lookup.rebuild_index(session, COUNTY)\n"
-        "    if not db.workers.search(session, db.scope.EVERYTHING, county=COUNTY, limit=1)[0]:\n"
+        + DECHANG_SETUP
+        + "    if not db.workers.search(session, db.scope.EVERYTHING, county=COUNTY, limit=1)[0]:\n"
         "        synth.load_workers(session, COUNTY, seed=1)\n"
         "        index = lookup.load_index(session)\n"
         "        synth.load_incidents(session, index, COUNTY, seed=1, count=60)\n"
@@ -436,37 +429,25 @@ MAPS_EXPORTS = [
 ]
 
 
+NOTEBOOKS = {
+    "01_quickstart.ipynb": QUICKSTART,
+    "02_grids_lookup.ipynb": GRIDS_LOOKUP,
+    "03_incidents.ipynb": INCIDENTS,
+    "05_maps_exports.ipynb": MAPS_EXPORTS,
+}
+
+
 def main() -> None:
     """Write every notebook."""
     HERE.mkdir(exist_ok=True)
-    notebook = new_notebook(cells=QUICKSTART)
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(notebook, HERE / "01_quickstart.ipynb")
-    notebook = new_notebook(cells=GRIDS_LOOKUP)
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(notebook, HERE / "02_grids_lookup.ipynb")
-    notebook = new_notebook(cells=INCIDENTS)
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(notebook, HERE / "03_incidents.ipynb")
-    notebook = new_notebook(cells=MAPS_EXPORTS)
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(notebook, HERE / "05_maps_exports.ipynb")
+    for name, cells in NOTEBOOKS.items():
+        notebook = new_notebook(cells=cells)
+        notebook.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
+        nbformat.write(notebook, HERE / name)
 
 
 if __name__ == "__main__":
