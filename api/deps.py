@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import orjson
 from fastapi import Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from pydantic import AfterValidator
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridmap.errors import CoordinateOutOfRangeError
@@ -23,6 +24,18 @@ from gridmap.settings import Settings
 
 T = TypeVar("T")
 CRS = Literal["wgs84", "cgcs2000", "gcj02", "bd09"]
+MAX_INT = 2**31 - 1  # PostgreSQL integer (worker ids): larger numbers are refused, not a 500
+MAX_BIGINT = 2**63 - 1  # PostgreSQL bigint (incident ids, offsets)
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+# Every free-text field: PostgreSQL text cannot hold NUL, so it is refused up front (422).
+Text = Annotated[str, AfterValidator(_no_nul)]
 
 
 def _session(request: Request) -> Iterator[Session]:
@@ -53,7 +66,7 @@ class Page:
 async def _page(
     request: Request,
     limit: Annotated[int, Query(ge=1, description="page size / 每页条数")] = 100,
-    offset: Annotated[int, Query(ge=0, description="rows to skip / 跳过条数")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_BIGINT, description="rows to skip / 跳过条数")] = 0,
 ) -> Page:
     return Page(limit=min(limit, request.app.state.settings.max_page_size), offset=offset)
 

@@ -130,4 +130,6 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def _jsonable(value: object) -> bool:
+    if isinstance(value, int) and not -(2**63) <= value < 2**64:
+        return False  # orjson cannot write it
     return isinstance(value, str | int | float | bool | list | dict | type(None))

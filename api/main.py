@@ -15,7 +15,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import install_error_handlers, problem
 from api.hotpath import HotPaths
@@ -67,7 +67,8 @@ async def _escalate_overdue(app: FastAPI, every_s: float) -> None:
 
 
 class BodyLimit:
-    """Refuse bodies over ``max_bytes`` from Content-Length, before reading them (pure ASGI)."""
+    """Refuse bodies over ``max_bytes``: from Content-Length before reading them, and for
+    chunked bodies (no length) as the bytes arrive (pure ASGI)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -85,7 +86,46 @@ class BodyLimit:
                     )
                     await response(scope, receive, send)
                     return
+            chunked = scope["method"] in ("POST", "PUT", "PATCH") and not any(
+                name == b"content-length" for name, _ in scope["headers"]
+            )
+            if chunked:
+                body = await self._read_chunked(receive)
+                if body is None:
+                    response = problem(
+                        413,
+                        "PayloadTooLargeError",
+                        f"request body exceeds the {self.max_bytes} byte limit; split it into "
+                        "smaller batches",
+                    )
+                    await response(scope, receive, send)
+                    return
+                receive = _replay(body, receive)
         await self.app(scope, receive, send)
+
+    async def _read_chunked(self, receive: Receive) -> bytes | None:
+        """A body without Content-Length, read up to the limit; None once it is over."""
+        chunks, seen = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return b"".join(chunks)
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                return None
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` that hands over an already read body first, then the real messages."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replayed() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replayed
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

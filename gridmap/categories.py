@@ -9,6 +9,7 @@ carries a default tier, a case type and time limits (whole and per stage). The d
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -45,7 +46,8 @@ def check(rows: Sequence[dict[str, Any]], known: set[str]) -> None:
     codes = known | {str(r.get("code")) for r in rows}
     for row in rows:
         code = str(row.get("code", ""))
-        parent = row.get("parent_code")
+        parent = row.get("parent_code") or None
+        row["parent_code"] = parent  # "" means none
         where = f"category {code!r}"
         if not (code.isdigit() and len(code) in (2, 4)):
             raise InvalidInputError(f"{where}: codes are 2 digits (大类) or 4 digits (小类)")
@@ -59,22 +61,28 @@ def check(rows: Sequence[dict[str, Any]], known: set[str]) -> None:
             raise InvalidInputError(f"{where}: tier must be one of {', '.join(workflow.TIERS)}")
         if row.get("case_type") not in CASE_TYPES:
             raise InvalidInputError(f"{where}: case_type must be one of {', '.join(CASE_TYPES)}")
-        hours = row.get("limit_hours")
-        if not isinstance(hours, int | float) or not 0 < hours <= 24 * 365:
+        if not _hours(row.get("limit_hours")):
             raise InvalidInputError(f"{where}: limit_hours must be > 0 and at most a year")
         for stage, value in (row.get("stage_hours") or {}).items():
-            if (
-                stage not in workflow.OPEN_STAGES
-                or not isinstance(value, int | float)
-                or value <= 0
-            ):
+            if stage not in workflow.OPEN_STAGES or not _hours(value):
                 raise InvalidInputError(
-                    f"{where}: stage_hours takes positive hours for "
+                    f"{where}: stage_hours takes hours (> 0, at most a year) for "
                     f"{', '.join(workflow.OPEN_STAGES)}"
                 )
         for name in ("name_zh", "name_en"):
-            if not str(row.get(name, "")).strip():
-                raise InvalidInputError(f"{where}: {name} is required")
+            text = str(row.get(name, ""))
+            if not text.strip() or "\x00" in text:
+                raise InvalidInputError(f"{where}: {name} is required (and without NUL)")
+
+
+def _hours(value: object) -> bool:
+    """A usable time limit: a finite number of hours above 0 and at most a year."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 < value <= 24 * 365
+    )
 
 
 def put(session: Session, rows: Sequence[dict[str, Any]]) -> int:

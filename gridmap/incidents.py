@@ -1,15 +1,17 @@
 """Incidents (事件): intake with idempotency, the workflow applied atomically, overdue escalation,
 listings and monthly hotspots (每月一题).
 
-Intake locates the point through the in-memory H3 index, assigns the grid's worker
-(:func:`gridmap.workers.choose`), and writes the incident with its first audit row in one
-transaction. Keys follow the IETF Idempotency-Key draft: a retry returns the same incident, the
-same key with another body is refused, and a key still in flight gets a "try again" error.
+Intake locates the point through the in-memory H3 index, then one SQL statement assigns the
+grid's worker (the on-duty primary, else the fallback that :func:`gridmap.workers.choose` also
+runs) and writes the incident with its deadlines and first audit row. Keys follow the IETF
+Idempotency-Key draft: a retry returns the same incident, the same key with another body is
+refused, and a key still in flight gets a "try again" error.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -36,6 +38,7 @@ from gridmap.errors import (
     NotFoundError,
 )
 
+logger = logging.getLogger(__name__)
 CHINA_TZ = timezone(timedelta(hours=8), "CST")  # no daylight saving since 1991
 HOTSPOT_RESOLUTION = 11  # ≈ 25 m cells: one street corner, one courtyard
 MAX_KEY_LENGTH = 255
@@ -98,12 +101,10 @@ def _limits(row: Any) -> workflow.Limits:
 
 
 def _category_rules(session: Session, code: str) -> Any:
+    """A case's category rules; an inactive category still governs the cases it already has."""
     category = db.categories.get(session, code)
-    if category is None or not category.active:
-        raise NotFoundError(
-            f"unknown or inactive category {code!r}; GET /api/v1/categories lists them",
-            category=code,
-        )
+    if category is None:
+        raise NotFoundError(f"unknown category {code!r}", category=code)
     return category
 
 
@@ -281,24 +282,33 @@ def report_many(
             f"key {twice[0]!r} appears twice in the batch", key=twice[0]
         )
     results: list[Intake] = []
-    for position, (key, report) in enumerate(items):
-        try:
+    with session.begin_nested():  # a refused item rolls back the items before it
+        for position, (key, report) in enumerate(items):
             results.append(
-                report_incident(
-                    session,
-                    index,
-                    report,
-                    key=key,
-                    now=now,
-                    near_boundary_m=near_boundary_m,
-                    source=source,
-                )
+                _report_item(session, index, position, key, report, now, near_boundary_m, source)
             )
-        except GridmapError as error:
-            error.context.setdefault("item", position)
-            error.args = (f"item {position}: {error.args[0]}",)
-            raise
     return results
+
+
+def _report_item(
+    session: Session,
+    index: lookup.Index,
+    position: int,
+    key: str,
+    report: Report,
+    now: datetime,
+    near_boundary_m: float,
+    source: str,
+) -> Intake:
+    """One item of :func:`report_many`; errors name the item's position."""
+    try:
+        return report_incident(
+            session, index, report, key=key, now=now, near_boundary_m=near_boundary_m, source=source
+        )
+    except GridmapError as error:
+        error.context.setdefault("item", position)
+        error.args = (f"item {position}: {error.args[0]}",)
+        raise
 
 
 def view(row: Any, *, now: datetime | None = None) -> dict[str, Any]:
@@ -491,6 +501,8 @@ def escalate_overdue(
             escalated.append(incident_id)
         except ConcurrentUpdateError:
             continue  # someone acted on it meanwhile: their action wins
+        except GridmapError:  # one case that cannot move must not stop the others
+            logger.exception("could not escalate incident %s", incident_id)
     return escalated
 
 
@@ -510,6 +522,7 @@ def hotspots(
     """
     if not 5 <= resolution <= HOTSPOT_RESOLUTION:
         raise InvalidInputError(f"resolution must be 5–{HOTSPOT_RESOLUTION}, not {resolution}")
+    month = _shift_month(month, 0)  # "2026-9" → "2026-09", as the database writes it
     window = _month_start(_shift_month(month, -2))
     until = _month_start(_shift_month(month, 1))
     rows = db.incidents.monthly_cells(session, scope, county=county, since=window, until=until)
@@ -586,7 +599,7 @@ def _month_start(month: str) -> datetime:
     try:
         year, mon = (int(part) for part in month.split("-"))
         return datetime(year, mon, 1, tzinfo=CHINA_TZ)
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, OverflowError) as error:
         raise InvalidInputError(f"month must look like 2026-11, not {month!r}") from error
 
 

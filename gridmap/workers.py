@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,7 @@ import shapely
 from h3ronpy import ContainmentMode
 from h3ronpy import vector as h3v
 
-from gridmap import codes, crs, db, lookup
+from gridmap import codes, crs, db, hierarchy, lookup
 from gridmap.db.scope import EVERYTHING, Scope
 from gridmap.errors import InvalidInputError, NotFoundError
 
@@ -34,6 +34,7 @@ TRACK_MAX_GAP_S = 600.0  # fixes further apart in time are not joined into a pat
 TRACK_MAX_JUMP_M = 2000.0  # nor are fixes further apart in space (a GPS jump, a bus ride)
 TRACK_STEP_M = 5.0  # joined fixes are interpolated this densely before taking cells
 MAX_FIXES = 100_000
+MAX_COVERAGE_PERIOD = timedelta(days=31)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,8 @@ def add(session: Session, new: Sequence[NewWorker]) -> list[int]:
             )
         if not worker.name.strip():
             raise InvalidInputError("a worker needs a name")
-        codes.check_code(worker.county_code, "county")
+    for county in sorted({w.county_code for w in new}):
+        hierarchy.get_unit(session, county, level="county")  # UnknownCodeError names it
     primaries = Counter(g for w in new for g in w.primary_grids)
     doubled = sorted(g for g, n in primaries.items() if n > 1)
     if doubled:
@@ -187,7 +189,7 @@ def choose(session: Session, where: lookup.Location) -> int | None:
 
 def unstaffed(session: Session, county: str) -> list[dict[str, Any]]:
     """Grids of ``county`` without a fulltime worker (每个网格至少一名专职网格员)."""
-    codes.check_code(county, "county")
+    hierarchy.get_unit(session, county, level="county")
     return [row._asdict() for row in db.workers.unstaffed_grids(session, county)]
 
 
@@ -258,7 +260,7 @@ def visited_cells(
     """
     if len(lon) == 0:
         return np.zeros(0, dtype=np.uint64)
-    x, y = crs_metres(lon, lat)
+    x, y = _local_metres(lon, lat)
     dx, dy = np.diff(x), np.diff(y)
     length = np.hypot(dx, dy)
     joined = (
@@ -276,7 +278,7 @@ def visited_cells(
     return np.unique(cells)
 
 
-def crs_metres(
+def _local_metres(
     lon: NDArray[np.float64], lat: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Local equirectangular metres around the points' mean: enough for step lengths."""
@@ -315,9 +317,14 @@ def coverage(
     """走遍率 per grid in [since, until): the share of the grid's cells some track passed through
     (only ``worker_id``'s track if given). ``code`` narrows to grids under a township, village
     or grid code."""
-    codes.check_code(county, "county")
+    hierarchy.get_unit(session, county, level="county")
     if until <= since:
         raise InvalidInputError("the period is empty: 'until' must be after 'since'")
+    if until - since > MAX_COVERAGE_PERIOD:
+        raise InvalidInputError(
+            f"the period is {until - since}; coverage is computed for at most "
+            f"{MAX_COVERAGE_PERIOD.days} days at a time"
+        )
     grids = db.units.read(session, county=county, level="grid")
     if code is not None:
         grids = grids[grids["code"].str.startswith(code)]

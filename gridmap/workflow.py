@@ -171,6 +171,7 @@ def plan(
     department: str | None = None,
 ) -> Plan:
     """Check ``action`` against the rules and say what it changes; raise when it is not allowed."""
+    actor = actor.strip()  # "alice " must not slip past the separation of duties
     if action not in TRANSITIONS:
         raise InvalidTransitionError(
             f"unknown action {action!r}; actions are {', '.join(TRANSITIONS)}",
@@ -200,6 +201,8 @@ def plan(
         )
     if action == "rate" and (rating is None or not 1 <= rating <= 5):
         raise InvalidTransitionError("rate needs a rating from 1 to 5", action=action)
+    if action != "rate" and rating is not None:
+        raise InvalidTransitionError("only rate takes a rating", action=action)
 
     to_stage = moves[case.stage]
     tier = next_tier(case.tier) if action == "escalate" else case.tier
@@ -222,8 +225,8 @@ def plan(
     elif action == "reopen":
         changes.update(closed_at=None, rating=None, handler=None, dispatcher=None)
         changes["due_at"] = now + timedelta(hours=limits.limit_hours)
-    elif action == "return" and case.stage in ("dispatched", "handling"):
-        changes.update(handler=None, dispatcher=None)
+    elif action in ("return", "escalate") and to_stage == "accepted":
+        changes.update(handler=None, dispatcher=None)  # whoever takes it next starts afresh
     event = {
         "at": now,
         "actor": actor,

@@ -303,3 +303,34 @@ def test_crs_aliases_are_stored_by_name_and_nul_is_refused(demo_tx, demo_index, 
     assert made.incident["input_crs"] == "wgs84"
     with pytest.raises(InvalidInputError, match="NUL"):
         incidents.report_incident(demo_tx, demo_index, report(lon, lat, description="a\x00b"))
+
+
+def test_an_inactive_category_keeps_its_cases_moving(demo_tx, demo_index, grid_points) -> None:
+    """Retiring a category stops new reports, not the cases it has (nor escalation of others)."""
+    _, lon, lat = grid_points[0]
+    case = incidents.report_incident(demo_tx, demo_index, report(lon, lat), now=T0).incident
+    demo_tx.execute(text("UPDATE category SET active = false WHERE code = '0501'"))
+    moved = incidents.act(demo_tx, case["id"], "accept", actor="村委会", now=T0)
+    assert moved["stage"] == "accepted"
+    with pytest.raises(NotFoundError, match="inactive"):
+        incidents.report_incident(demo_tx, demo_index, report(lon, lat))
+    later = T0 + timedelta(days=30)
+    assert case["id"] in incidents.escalate_overdue(demo_tx, now=later)
+
+
+def test_a_refused_batch_item_rolls_back_the_items_before_it(demo_tx, demo_index, grid_points):
+    """Even when the caller catches the error and commits, no item of the batch is kept."""
+    before = count(demo_tx)
+    items = [(f"rb-{i}", report(lon, lat)) for i, (_, lon, lat) in enumerate(grid_points[:3])]
+    with pytest.raises(OutsideCoverageError):
+        incidents.report_many(demo_tx, demo_index, [*items, ("rb-x", report(116.39, 39.91))])
+    assert count(demo_tx) == before
+
+
+def test_hotspot_months_may_drop_the_leading_zero(demo_tx, demo_index, grid_points) -> None:
+    demo_tx.execute(text("DELETE FROM incident WHERE county_code = '513401'"))
+    _, lon, lat = grid_points[0]
+    incidents.report_incident(
+        demo_tx, demo_index, report(lon, lat), now=datetime(2026, 9, 5, tzinfo=UTC)
+    )
+    assert incidents.hotspots(demo_tx, county="513401", month="2026-9")["total"] == 1

@@ -43,7 +43,7 @@ ACTIONS = sorted({a for a, _ in EXPECTED})
 @pytest.mark.parametrize("action", ACTIONS)
 def test_every_action_from_every_stage(action: str, stage: str) -> None:
     """Allowed moves land where the table says; refused ones name the allowed actions."""
-    kwargs = {"note": "原因", "rating": 4}
+    kwargs = {"note": "原因", "rating": 4 if action == "rate" else None}
     if (action, stage) in EXPECTED:
         planned = workflow.plan(case(stage), action, actor="a", now=T0, limits=WEEK, **kwargs)
         assert planned.changes["stage"] == EXPECTED[(action, stage)]
@@ -128,3 +128,24 @@ def test_reopen_clears_the_outcome_and_restarts_the_clock() -> None:
 def test_shares_cover_the_whole_limit() -> None:
     assert sum(workflow.STAGE_SHARES.values()) == pytest.approx(1.0)
     assert set(workflow.STAGE_SHARES) == set(workflow.OPEN_STAGES)
+
+
+def test_escalation_back_to_dispatch_forgets_the_old_handler() -> None:
+    """The higher tier dispatches afresh: the old handler must not count as the new one."""
+    planned = workflow.plan(
+        case("handling", handler="alice"), "escalate", actor="sys", now=T0, limits=WEEK, note="超时"
+    )
+    assert planned.changes["stage"] == "accepted"
+    assert planned.changes["handler"] is None and planned.changes["dispatcher"] is None
+
+
+def test_actor_names_are_trimmed_before_the_duty_check() -> None:
+    with pytest.raises(SeparationOfDutiesError):
+        workflow.plan(
+            case("resolved", handler="alice"), "close", actor="alice ", now=T0, limits=WEEK
+        )
+
+
+def test_only_rate_takes_a_rating() -> None:
+    with pytest.raises(InvalidTransitionError, match="only rate"):
+        workflow.plan(case("reported"), "accept", actor="a", now=T0, limits=WEEK, rating=3)

@@ -8,15 +8,27 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import AnyHttpUrl, BaseModel, Field, FiniteFloat
+from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, Field, FiniteFloat
 
-from api.deps import CRS, PageDep, SessionDep, json_response, now, parse_bbox, run_in_session
-from gridmap import categories, incidents, workflow
-from gridmap.errors import NotFoundError, PayloadTooLargeError
+from api.deps import (
+    CRS,
+    MAX_BIGINT,
+    MAX_INT,
+    PageDep,
+    SessionDep,
+    Text,
+    json_response,
+    now,
+    parse_bbox,
+    run_in_session,
+)
+from gridmap import categories, incidents
+from gridmap.errors import PayloadTooLargeError
 
 router = APIRouter(tags=["incidents 事件"])
 
 MAX_BATCH = 1000
+Stage = Literal["reported", "accepted", "dispatched", "handling", "resolved", "closed", "rated"]
 
 
 class IncidentIn(BaseModel):
@@ -25,9 +37,9 @@ class IncidentIn(BaseModel):
     lon: FiniteFloat = Field(description="longitude / 经度")
     lat: FiniteFloat = Field(description="latitude / 纬度")
     crs: CRS = "wgs84"
-    category: str = Field(min_length=2, max_length=8, description="category code / 事件分类编码")
-    description: str = Field("", max_length=incidents.MAX_DESCRIPTION, description="描述")
-    reporter: str = Field("", max_length=200, description="reporter / 上报人")
+    category: Text = Field(min_length=2, max_length=8, description="category code / 事件分类编码")
+    description: Text = Field("", max_length=incidents.MAX_DESCRIPTION, description="描述")
+    reporter: Text = Field("", max_length=200, description="reporter / 上报人")
     device_time: datetime | None = Field(None, description="time on the phone / 设备时间")
     gps_accuracy_m: float | None = Field(None, ge=0, lt=100_000, description="GPS 精度 (米)")
     photo_urls: list[AnyHttpUrl] = Field(default_factory=list, max_length=incidents.MAX_PHOTOS)
@@ -50,7 +62,7 @@ class IncidentIn(BaseModel):
 class BatchItem(IncidentIn):
     """One queued report; ``key`` is generated on the phone once per report (a UUID)."""
 
-    key: str = Field(min_length=1, max_length=incidents.MAX_KEY_LENGTH)
+    key: Text = Field(min_length=1, max_length=incidents.MAX_KEY_LENGTH)
 
 
 class BatchIn(BaseModel):
@@ -62,11 +74,13 @@ class BatchIn(BaseModel):
 class ActionIn(BaseModel):
     """Who acts, why, and the action's own fields."""
 
-    actor: str = Field(min_length=1, max_length=200, description="who acts / 操作人")
-    note: str = Field("", max_length=4000, description="reason or feedback / 意见")
+    actor: Text = Field(min_length=1, max_length=200, description="who acts / 操作人")
+    note: Text = Field("", max_length=4000, description="reason or feedback / 意见")
     rating: int | None = Field(None, ge=1, le=5, description="rate: 1–5 / 满意度")
-    worker_id: int | None = Field(None, description="dispatch: to this worker / 派遣给网格员")
-    department: str | None = Field(None, max_length=200, description="dispatch: 部门")
+    worker_id: int | None = Field(
+        None, ge=1, le=MAX_INT, description="dispatch: to this worker / 派遣给网格员"
+    )
+    department: Text | None = Field(None, max_length=200, description="dispatch: 部门")
     version: int | None = Field(None, ge=1, description="the version you saw / 乐观锁版本")
 
 
@@ -74,12 +88,14 @@ class CategoryIn(BaseModel):
     """A category's rules; ``parent_code`` empty for a 大类."""
 
     parent_code: str | None = None
-    name_zh: str = Field(min_length=1, max_length=100)
-    name_en: str = Field(min_length=1, max_length=100)
+    name_zh: Text = Field(min_length=1, max_length=100)
+    name_en: Text = Field(min_length=1, max_length=100)
     tier: Literal["grid", "village", "township", "county"]
     case_type: Literal["immediate", "promised", "coordinated"]
-    limit_hours: float = Field(gt=0, le=24 * 365)
-    stage_hours: dict[str, float] = Field(default_factory=dict)
+    limit_hours: FiniteFloat = Field(gt=0, le=24 * 365)
+    stage_hours: dict[str, Annotated[FiniteFloat, Field(gt=0, le=24 * 365)]] = Field(
+        default_factory=dict
+    )
     active: bool = True
 
 
@@ -185,20 +201,23 @@ def list_incidents(
     code: Annotated[
         str | None, Query(pattern=r"^\d{9,15}$", description="township, village or grid code")
     ] = None,
-    stage: Annotated[list[str] | None, Query(description="one or more stages")] = None,
-    category: Annotated[str | None, Query(max_length=8)] = None,
+    stage: Annotated[
+        list[
+            Literal["reported", "accepted", "dispatched", "handling", "resolved", "closed", "rated"]
+        ]
+        | None,
+        Query(description="one or more stages"),
+    ] = None,
+    category: Annotated[str | None, Query(pattern=r"^\d{2,4}$")] = None,
     overdue: Annotated[bool, Query(description="only late open cases / 仅超时")] = False,
-    since: Annotated[datetime | None, Query(description="reported at or after")] = None,
-    until: Annotated[datetime | None, Query(description="reported before")] = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="reported at or after (with timezone)")
+    ] = None,
+    until: Annotated[AwareDatetime | None, Query(description="reported before")] = None,
     bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat")] = None,
-    worker_id: Annotated[int | None, Query()] = None,
+    worker_id: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
 ) -> Response:
     """Incidents matching every filter, newest first, paged."""
-    for name in stage or []:
-        if name not in workflow.STAGES:
-            raise NotFoundError(
-                f"unknown stage {name!r}; stages are {', '.join(workflow.STAGES)}", stage=name
-            )
     total, items = incidents.search(
         session,
         now=now(request),
@@ -236,7 +255,7 @@ def hotspots(
 
 @router.get("/incidents/{incident_id}", summary="One incident / 事件详情")
 def get_incident(
-    request: Request, session: SessionDep, incident_id: Annotated[int, Path(ge=1)]
+    request: Request, session: SessionDep, incident_id: Annotated[int, Path(ge=1, le=MAX_BIGINT)]
 ) -> Response:
     """The incident with its full audit trail (who, when, from, to, note)."""
     return json_response(incidents.get(session, incident_id, now=now(request)))
@@ -250,7 +269,7 @@ def get_incident(
 def act(
     request: Request,
     body: ActionIn,
-    incident_id: Annotated[int, Path(ge=1)],
+    incident_id: Annotated[int, Path(ge=1, le=MAX_BIGINT)],
     action: Annotated[
         str,
         Path(

@@ -12,13 +12,14 @@ import re
 import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from importlib.util import find_spec
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from api.deps import json_response, now, parse_bbox
 from api.errors import status_for
@@ -38,6 +39,7 @@ XML_DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>\n'
 MAX_REQUESTS = 1000  # the spec's default cap on one GET requests answer
 WINDOW = timedelta(days=90)  # the spec's default and widest date range
 MAX_ID = 2**63 - 1  # incident ids are BIGINT
+MAX_ID_DIGITS = len(str(MAX_ID))
 MAX_REPORTER = 200
 MAX_FORM_FIELDS = 200
 # XML element names of list items, by the element holding the list.
@@ -111,7 +113,16 @@ def _render_error(kind: str, error: Open311Error) -> Response:
     return _render(kind, "errors", body, error.code)
 
 
+def _check_query(request: Request) -> None:
+    """400 for a NUL character in the query string: no argument takes one, text columns refuse
+    it, and it would otherwise surface as "not found" or worse."""
+    for key, value in request.query_params.multi_items():
+        if "\x00" in key or "\x00" in value:
+            raise Open311Error(400, f"query argument {key!r} may not contain NUL characters")
+
+
 async def _serve(
+    request: Request,
     format: str,
     root: str,
     work: Callable[[], Awaitable[Any]],
@@ -119,12 +130,13 @@ async def _serve(
     status: int = 200,
     posting: bool = False,
 ) -> Response:
-    """Check the format suffix, run ``work`` and render its answer or its failure."""
+    """Check the format suffix and the query, run ``work`` and render its answer or failure."""
     kind = format.lower()
     if kind not in FORMATS:
         message = f"unknown format {format!r}; add .xml or .json to the resource"
         return _render_error("xml", Open311Error(404, message))
     try:
+        _check_query(request)
         body = await work()
     except Open311Error as error:
         return _render_error(kind, error)
@@ -143,16 +155,32 @@ def _when(value: datetime | None) -> str | None:
     return value.astimezone(incidents.CHINA_TZ).isoformat(timespec="seconds")
 
 
-def _parse_when(name: str, raw: str) -> datetime:
-    """A w3 datetime or date from the query; without an offset it is China time."""
-    text = _OFFSET_AS_SPACE.sub(r"\1+\2", raw.strip())
+def _parse_when(name: str, raw: str) -> tuple[datetime, bool]:
+    """A w3 datetime or date from the query (without an offset it is China time), and whether
+    it is a date alone, which names the whole day."""
+    text = _OFFSET_AS_SPACE.sub(r"\1+\2", raw.strip()).replace("z", "Z")
     try:
-        value = datetime.fromisoformat(text.replace("z", "Z"))
+        value = datetime.fromisoformat(text)
     except ValueError as error:
         raise Open311Error(
             400, f"{name} {raw!r} is not an ISO 8601 datetime such as 2026-11-23T08:00:00+08:00"
         ) from error
-    return value if value.tzinfo else value.replace(tzinfo=incidents.CHINA_TZ)
+    try:
+        date.fromisoformat(text)
+        whole_day = True
+    except ValueError:
+        whole_day = False
+    return (value if value.tzinfo else value.replace(tzinfo=incidents.CHINA_TZ)), whole_day
+
+
+def _shifted(value: datetime, by: timedelta, name: str, raw: str) -> datetime:
+    """``value + by``, or a 400 when that leaves the calendar (years 1 to 9999)."""
+    try:
+        return value + by
+    except OverflowError as error:
+        raise Open311Error(
+            400, f"{name} {raw!r} is out of range: the dates searched must stay in years 1–9999"
+        ) from error
 
 
 def _split(raw: str | None) -> list[str]:
@@ -164,9 +192,11 @@ def _split(raw: str | None) -> list[str]:
 def _request_id(raw: str) -> int | None:
     """An incident id from a service_request_id, or None when it cannot name one."""
     value = raw.strip()
-    if not value.isascii() or not value.isdigit() or not 0 < int(value) <= MAX_ID:
+    # ASCII digits only ("²".isdigit() is True), and few: int() refuses over 4,300 digits
+    if not (value.isascii() and value.isdigit() and len(value) <= MAX_ID_DIGITS):
         return None
-    return int(value)
+    number = int(value)
+    return number if 0 < number <= MAX_ID else None
 
 
 def _jurisdiction(request: Request, raw: str | None) -> str | None:
@@ -294,7 +324,10 @@ async def _read_form(request: Request) -> dict[str, str]:
     fields = dict(request.query_params)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data" and _MULTIPART:
-        form = await request.form(max_fields=MAX_FORM_FIELDS)
+        try:
+            form = await request.form(max_fields=MAX_FORM_FIELDS)
+        except HTTPException as error:  # starlette's answer to a malformed multipart body
+            raise Open311Error(400, f"cannot read the multipart body: {error.detail}") from error
         fields.update((k, v) for k, v in form.items() if isinstance(v, str))
     elif content_type in ("", "application/x-www-form-urlencoded"):
         try:
@@ -391,22 +424,28 @@ def _statuses(raw: str | None) -> list[str] | None:
 def _window(params: Mapping[str, str], at: datetime) -> tuple[datetime | None, datetime | None]:
     """[since, until) from start_date / end_date (inclusive), at most 90 days (spec default:
     the most recent 90 days)."""
-    start_raw, end_raw = params.get("start_date"), params.get("end_date")
-    start = _parse_when("start_date", start_raw) if start_raw else None
-    end = _parse_when("end_date", end_raw) if end_raw else None
+    start_raw, end_raw = params.get("start_date") or "", params.get("end_date") or ""
+    start = _parse_when("start_date", start_raw)[0] if start_raw else None
+    end, whole_day = _parse_when("end_date", end_raw) if end_raw else (None, False)
     if start is None and end is None:
         return at - WINDOW, None
     if start is None:
         assert end is not None
-        start = end - WINDOW
-    elif end is None:
-        end = start + WINDOW
+        start = _shifted(end, -WINDOW, "end_date", end_raw)
+    if end is None:
+        end = _shifted(start, WINDOW, "start_date", start_raw)
     if end < start:
         raise Open311Error(400, "end_date is before start_date")
     if end - start > WINDOW:
         raise Open311Error(400, "start_date to end_date may not span more than 90 days")
-    # end_date is included; without a fraction it names a whole second, the precision shown
-    return start, end + timedelta(microseconds=1 if end.microsecond else 1_000_000)
+    # end_date is included: a date alone names the whole day (China time unless an offset is
+    # given), a time without a fraction names a whole second (the precision shown)
+    if whole_day:
+        step = timedelta(days=1)
+    else:
+        step = timedelta(microseconds=1 if end.microsecond else 1_000_000)
+    name, raw = ("end_date", end_raw) if end_raw else ("start_date", start_raw)
+    return start, _shifted(end, step, name, raw)
 
 
 def _bbox(raw: str | None) -> tuple[float, float, float, float] | None:
@@ -446,7 +485,7 @@ async def discovery(request: Request, format: str) -> Response:
             "endpoints": [endpoint],
         }
 
-    return await _serve(format, "discovery", work)
+    return await _serve(request, format, "discovery", work)
 
 
 @router.get("/services.{format}", summary="Service list / 事件分类")
@@ -461,7 +500,7 @@ async def services(request: Request, format: str) -> Response:
         _jurisdiction(request, request.query_params.get("jurisdiction_id"))
         return await run_in_threadpool(read)
 
-    return await _serve(format, "services", work)
+    return await _serve(request, format, "services", work)
 
 
 @router.get("/services/{service_code}.{format}", summary="Service definition")
@@ -481,7 +520,7 @@ async def service_definition(request: Request, service_code: str, format: str) -
         _jurisdiction(request, request.query_params.get("jurisdiction_id"))
         return await run_in_threadpool(read)
 
-    return await _serve(format, "service_definition", work)
+    return await _serve(request, format, "service_definition", work)
 
 
 @router.post("/requests.{format}", summary="Report / 上报 (form-encoded)")
@@ -522,7 +561,7 @@ async def create_request(request: Request, format: str) -> Response:
             }
         ]
 
-    return await _serve(format, "service_requests", work, status=201, posting=True)
+    return await _serve(request, format, "service_requests", work, status=201, posting=True)
 
 
 @router.get("/requests.{format}", summary="Service requests / 事件查询")
@@ -583,7 +622,7 @@ async def list_requests(request: Request, format: str) -> Response:
         }
         return await run_in_threadpool(read, None, _split(params.get("service_code")), filters)
 
-    return await _serve(format, "service_requests", work)
+    return await _serve(request, format, "service_requests", work)
 
 
 @router.get("/requests/{service_request_id}.{format}", summary="One service request / 事件")
@@ -612,4 +651,4 @@ async def get_request(request: Request, service_request_id: str, format: str) ->
             raise Open311Error(404, f"service_request_id {service_request_id!r} not found")
         return await run_in_threadpool(read, incident_id, county)
 
-    return await _serve(format, "service_requests", work)
+    return await _serve(request, format, "service_requests", work)

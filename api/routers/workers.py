@@ -7,23 +7,22 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field, FiniteFloat
 
-from api.deps import CRS, PageDep, SessionDep, json_response, run_in_session
+from api.deps import CRS, MAX_INT, PageDep, SessionDep, Text, json_response, run_in_session
 from gridmap import workers
 
 router = APIRouter(tags=["workers 网格员"])
-MAX_ID = 2**31 - 1  # worker.id is a PostgreSQL integer: larger ids are refused, not a 500
-WorkerId = Annotated[int, Path(ge=1, le=MAX_ID)]
+WorkerId = Annotated[int, Path(ge=1, le=MAX_INT)]
 
 
 class WorkerIn(BaseModel):
     """A new worker and the grids they look after."""
 
     county_code: str = Field(pattern=r"^\d{6}$")
-    name: str = Field(min_length=1, max_length=100, description="姓名")
+    name: Text = Field(min_length=1, max_length=100, description="姓名")
     role: Literal["fulltime", "parttime", "cadre"] = Field(
         "fulltime", description="fulltime 专职 | parttime 兼职 | cadre 包联干部"
     )
-    phone: str = Field("", max_length=40)
+    phone: Text = Field("", max_length=40)
     on_duty: bool = True
     primary_grids: list[str] = Field(default_factory=list, max_length=50)
     supporting_grids: list[str] = Field(default_factory=list, max_length=200)
@@ -117,7 +116,7 @@ def coverage(
     since: Annotated[AwareDatetime, Query(description="period start (with timezone)")],
     until: Annotated[AwareDatetime, Query(description="period end, exclusive")],
     code: Annotated[str | None, Query(pattern=r"^\d{9,15}$")] = None,
-    worker_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    worker_id: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
 ) -> Response:
     """Per grid: how many of its H3 resolution-11 cells some patrol track passed through."""
     rows = workers.coverage(

@@ -40,6 +40,8 @@ def assign(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Attach workers to grids (worker_id, grid_code, county_code, duty); a new primary of a
     grid demotes the old one to supporting, in the same transaction."""
     primaries = sorted({r["grid_code"] for r in rows if r["duty"] == "primary"})
+    for grid in primaries:  # two staff naming primaries of one grid at once: one waits
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:g))"), {"g": grid})
     if primaries:
         session.execute(
             update(WorkerGrid)

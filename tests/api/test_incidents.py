@@ -165,7 +165,7 @@ def test_listing_filters(client, phone_point) -> None:
     ).json()
     assert case["id"] in {i["id"] for i in found["items"]}
     assert all(i["grid_code"] == phone_point[0] for i in found["items"])
-    assert client.get("/api/v1/incidents", params={"stage": "lost"}).status_code == 404
+    assert client.get("/api/v1/incidents", params={"stage": "lost"}).status_code == 422
 
 
 def test_categories_are_listed_and_configurable(client) -> None:
@@ -314,3 +314,75 @@ def test_the_intake_hot_path_validates_like_the_route(client, phone_point) -> No
     answer = client.post("/api/v1/incidents", json=missing)
     assert answer.status_code == 422
     assert ["body", "category"] in [e["loc"] for e in answer.json()["errors"]]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/incidents/99999999999999999999",
+        "/api/v1/incidents?worker_id=9999999999",
+        "/api/v1/incidents?offset=99999999999999999999",
+        "/api/v1/incidents?category=%00",
+        "/api/v1/incidents?since=2026-11-22T00:00:00",
+        "/api/v1/workers?offset=99999999999999999999",
+    ],
+)
+def test_out_of_range_and_odd_queries_are_422_not_500(client, path) -> None:
+    answer = client.get(path)
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+
+
+def test_nul_and_huge_ids_in_bodies_are_422(client, phone_point) -> None:
+    case = client.post("/api/v1/incidents", json=body(phone_point)).json()
+    for payload in ({"actor": "a\x00b"}, {"actor": "a", "worker_id": 99_999_999_999}):
+        action = "dispatch" if "worker_id" in payload else "accept"
+        answer = client.post(f"/api/v1/incidents/{case['id']}/actions/{action}", json=payload)
+        assert answer.status_code == 422, answer.text
+    assert (
+        client.post("/api/v1/incidents", json=body(phone_point, reporter="\x00")).status_code == 422
+    )
+    worker = {"county_code": "513401", "name": "a\x00"}
+    assert client.post("/api/v1/workers", json=worker).status_code == 422
+    unknown = client.post("/api/v1/workers", json={"county_code": "999999", "name": "某某"})
+    assert unknown.status_code == 404 and unknown.json()["code"] == "UnknownCodeError"
+    assert client.get("/api/v1/workers/staffing", params={"county": "999999"}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"parent_code": ""},
+        {"stage_hours": {"handling": 1e12}},
+        {"limit_hours": 1e12},
+        {"name_zh": "a\x00"},
+    ],
+)
+def test_category_values_that_would_break_intake_are_refused(client, change) -> None:
+    base = {
+        "parent_code": "05",
+        "name_zh": "测试",
+        "name_en": "Test",
+        "tier": "grid",
+        "case_type": "promised",
+        "limit_hours": 24,
+    }
+    answer = client.put("/api/v1/categories/0598", json={**base, **change})
+    if change == {"parent_code": ""}:  # "" means no parent: refused for a 小类 (parent "05")
+        assert answer.status_code == 422 and "parent" in answer.json()["detail"]
+    else:
+        assert answer.status_code == 422, answer.text
+
+
+def test_a_chunked_body_over_the_limit_is_413(client) -> None:
+    from api.main import MAX_BODY_BYTES
+
+    def chunks():
+        piece = b"x" * (1 << 20)
+        for _ in range(MAX_BODY_BYTES // len(piece) + 2):
+            yield piece
+
+    answer = client.post(
+        "/api/v1/locate/batch", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 413 and answer.json()["code"] == "PayloadTooLargeError"
