@@ -36,7 +36,7 @@ ALIVE = b'{"status":"ok"}'
 
 
 class HotPaths:
-    """Answer ``GET /api/v1/locate`` (no ``generation``) directly; pass the rest on."""
+    """Answer locate (no ``generation``), JSON intake and ``/livez`` directly; pass the rest on."""
 
     def __init__(self, app: ASGIApp, state: Any) -> None:
         self.app = app

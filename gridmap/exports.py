@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -28,7 +29,6 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +42,10 @@ import pyproj
 import shapely
 from pyproj import Transformer
 
-from gridmap import __version__, codes, crs, db, hierarchy, workers, workflow
-from gridmap.errors import InvalidInputError
+from gridmap import __version__, codes, crs, db, hierarchy, incidents, workers, workflow
+from gridmap.errors import InvalidCodeError, InvalidInputError
 
 M2_PER_MU = 10_000 / 15  # 1 亩 = 666.6667 m² (15 亩 = 1 公顷)
-BEIJING_TIME = timezone(timedelta(hours=8), "CST")
 GK_EPSG_RANGE = (4534, 4554)  # CGCS2000 3-degree GK zones, CM 75E..135E, no zone prefix
 MANIFEST = "export.json"
 DBF_TEXT_BYTES = 254  # longest text a dBASE (shapefile) field holds
@@ -365,6 +364,7 @@ _CRS_ALIASES = {
     "gk": "gk",
     "cgcs2000gk": "gk",
 }
+_EPSG_CODE = re.compile(r"(?:epsg:)?(\d{1,6})", re.ASCII)
 ENCODINGS = {"utf-8": "UTF-8", "utf8": "UTF-8", "gbk": "GBK", "cp936": "GBK"}
 
 
@@ -391,8 +391,11 @@ def check_crs(crs_name: str | None, fmt: Format) -> str:
         return "EPSG:4326" if fmt.lonlat_only else "EPSG:4490"
     key = str(crs_name).strip().lower().replace(" ", "").replace("-", "").replace("_", "")
     name = _CRS_ALIASES.get(key)
-    if name is None and key.removeprefix("epsg:").isdigit():
-        code = int(key.removeprefix("epsg:"))
+    # ASCII digits only, and few: "²".isdigit() is True but int("²") fails, and int() refuses
+    # strings of over 4,300 digits.
+    explicit = _EPSG_CODE.fullmatch(key)
+    if name is None and explicit is not None:
+        code = int(explicit.group(1))
         if GK_EPSG_RANGE[0] <= code <= GK_EPSG_RANGE[1]:
             name = f"EPSG:{code}"
     if name is None:
@@ -475,7 +478,7 @@ def _typed(frame: pd.DataFrame, fields: Iterable[Field]) -> pd.DataFrame:
         elif field.type == "bool":
             out[field.name] = pd.array(column, dtype="boolean")
         else:  # datetime: shown in Beijing time, offset kept
-            out[field.name] = pd.to_datetime(column, utc=True).dt.tz_convert(BEIJING_TIME)
+            out[field.name] = pd.to_datetime(column, utc=True).dt.tz_convert(incidents.CHINA_TZ)
     return pd.DataFrame(out, index=frame.index)
 
 
@@ -1262,7 +1265,7 @@ def export_download(
     """Export into ``directory`` (a scratch directory the caller removes) as one file: the
     GeoPackage or KML itself, or a zip of the per-layer files (shapefiles: a zip of zips)."""
     spec = check_format(fmt)
-    codes.check_code(county, "county")  # before the code becomes part of a file name
+    _check_county(county)  # before the code becomes part of a file name
     workdir = Path(directory)
     staging = workdir / (
         f"{county}{spec.extension}" if spec.single_file else f"{county}_{spec.name}"
@@ -1280,6 +1283,15 @@ def export_download(
     return Download(archive, archive.name, spec.media_type, report)
 
 
+def _check_county(county: str) -> None:
+    """A county code of six ASCII digits ("５１３４０１".isdigit() is True too)."""
+    if not county.isascii():
+        raise InvalidCodeError(
+            f"county code {county!r} must be 6 ASCII digits", code=county, level="county"
+        )
+    codes.check_code(county, "county")
+
+
 def summary_download(
     session: Session,
     county: str,
@@ -1291,7 +1303,7 @@ def summary_download(
 ) -> Download:
     """Summary tables as one CSV or XLSX file in ``directory``."""
     key = str(fmt).strip().lower().lstrip(".")
-    codes.check_code(county, "county")  # before the code becomes part of a file name
+    _check_county(county)  # before the code becomes part of a file name
     suffix = f"_{check_level(level)}" if level else ""
     path = Path(directory) / f"{county}_summary{suffix}.{key}"
     report = export_summary(session, county, key, path, level=level, lang=lang)

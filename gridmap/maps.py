@@ -20,6 +20,7 @@ import json
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -37,7 +38,7 @@ import geopandas as gpd
 import shapely
 
 from gridmap import codes, db, incidents, workers, workflow
-from gridmap.errors import InvalidInputError, NotFoundError, UnknownCodeError
+from gridmap.errors import InvalidCodeError, InvalidInputError, NotFoundError, UnknownCodeError
 
 Basemap = Literal["tianditu-vec", "tianditu-img", "osm", "custom"]
 Lang = Literal["zh", "en"]
@@ -126,15 +127,6 @@ STAGE_COLORS: dict[str, str] = {
     "resolved": "#17becf",
     "closed": "#2ca02c",
     "rated": "#7f7f7f",
-}
-STAGE_EN: dict[str, str] = {
-    "reported": "reported",
-    "accepted": "accepted",
-    "dispatched": "dispatched",
-    "handling": "handling",
-    "resolved": "resolved",
-    "closed": "closed",
-    "rated": "rated",
 }
 WORKER_COLOR = "#6a3d9a"
 
@@ -393,8 +385,12 @@ def external_urls(page: str) -> list[str]:
 def asset_path(relative: str) -> Path:
     """The vendored file at ``relative`` (as served under ASSET_ROUTE); refuse paths outside it."""
     root = VENDOR_DIR
-    candidate = (root / relative).resolve()
-    if not candidate.is_relative_to(root) or not candidate.is_file():
+    try:
+        candidate = (root / relative).resolve()
+        found = candidate.is_relative_to(root) and candidate.is_file()
+    except (ValueError, OSError):  # an embedded NUL byte, a name too long for the filesystem
+        found = False
+    if not found:
         raise NotFoundError(f"no vendored asset {relative!r}", path=relative)
     return candidate
 
@@ -653,7 +649,17 @@ def _outline_layers(data: MapData, tolerance: float, lang: str) -> list[Any]:
 
 
 def _stage_label(stage: str, lang: str) -> str:
-    return workflow.STAGE_ZH[stage] if lang == "zh" else STAGE_EN.get(stage, stage)
+    """The stage's Chinese name, or in English its code (``reported``, ``handling``…)."""
+    return workflow.STAGE_ZH[stage] if lang == "zh" else stage
+
+
+def _local_time(value: datetime | None) -> str:
+    """A timestamp for a popup, to the minute, in China time (the database gives UTC)."""
+    if value is None or pd.isna(value):
+        return ""
+    if value.tzinfo is not None:
+        value = value.astimezone(incidents.CHINA_TZ)
+    return value.strftime("%Y-%m-%d %H:%M")
 
 
 def _incident_rows(data: MapData, lang: str) -> list[list[Any]]:
@@ -664,7 +670,7 @@ def _incident_rows(data: MapData, lang: str) -> list[list[Any]]:
             continue
         stage = _stage_label(case["stage"], lang)
         late = f" · {labels['overdue']}" if case.get("overdue") else ""
-        when = case["reported_at"].strftime("%Y-%m-%d %H:%M") if case.get("reported_at") else ""
+        when = _local_time(case.get("reported_at"))
         tip = f"#{case['id']} {_text(stage)}{late}"
         body = (
             f"<b>#{case['id']}</b><br>{labels['stage']}: {_text(stage)}{late}"
@@ -729,7 +735,7 @@ def _worker_layer(data: MapData, lang: str) -> list[Any]:
                 for w in placed
             ],
             "grids": ["、".join(g["code"] for g in w.get("grids", [])) for w in placed],
-            "last_seen": [str(w.get("last_seen") or "")[:16] for w in placed],
+            "last_seen": [_local_time(w.get("last_seen")) for w in placed],
         },
         geometry=gpd.points_from_xy(
             np.round([w["lon"] for w in placed], DECIMALS),
@@ -862,6 +868,22 @@ def draw(
 # Loading from the database
 
 
+def _check_code(code: str) -> str:
+    """The level of a well-formed division code, else InvalidCodeError.
+
+    Only ASCII digits count: "²".isdigit() is True, yet int("²") fails in gridmap.codes.
+    """
+    if not code.isascii():
+        raise InvalidCodeError(
+            f"code {code!r} is not a division code: expected 6 (county), 9 (township), "
+            "12 (village) or 15 (grid) ASCII digits",
+            code=code,
+        )
+    level = codes.level_of(code)
+    codes.check_code(code, level)
+    return level
+
+
 def _under(frame: gpd.GeoDataFrame, code: str) -> gpd.GeoDataFrame:
     return frame[frame["code"].str.startswith(code)].reset_index(drop=True)
 
@@ -879,8 +901,7 @@ def load(
 
     Raises InvalidCodeError for a malformed code, UnknownCodeError for one that names no unit.
     """
-    level = codes.level_of(code)
-    codes.check_code(code, level)
+    level = _check_code(code)
     subject = db.units.read(session, codes=[code])
     if subject.empty:
         raise UnknownCodeError(
@@ -991,7 +1012,7 @@ def vector_tile(session: Session, layer: str, z: int, x: int, y: int, *, under: 
             y=y,
         )
     if under:
-        codes.check_code(under, codes.level_of(under))
+        _check_code(under)
     if z < TILE_MIN_ZOOM[layer]:
         return b""
     return db.maps.tile(session, layer, z, x, y, prefix=under)
