@@ -97,7 +97,7 @@ def finite_param(params: Mapping[str, str], name: str) -> float:
 def positive_int_param(params: Mapping[str, str], name: str) -> int:
     """An optional integer ≥ 1 from the query string (422 otherwise)."""
     raw = params.get(name, "")
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or int(raw) < 1:
         raise RequestValidationError(
             [
                 {

@@ -49,7 +49,7 @@ def check(rows: Sequence[dict[str, Any]], known: set[str]) -> None:
         parent = row.get("parent_code") or None
         row["parent_code"] = parent  # "" means none
         where = f"category {code!r}"
-        if not (code.isdigit() and len(code) in (2, 4)):
+        if not (code.isascii() and code.isdigit() and len(code) in (2, 4)):
             raise InvalidInputError(f"{where}: codes are 2 digits (大类) or 4 digits (小类)")
         if len(code) == 4 and parent != code[:2]:
             raise InvalidInputError(f"{where}: a 小类's parent_code must be {code[:2]!r}")

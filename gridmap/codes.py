@@ -65,7 +65,11 @@ def level_of(code: str) -> Level:
     >>> level_of("513401100201")
     'village'
     """
-    if not isinstance(code, str) or not code.isdigit() or len(code) not in LEVEL_BY_LENGTH:
+    if (
+        not isinstance(code, str)
+        or not (code.isascii() and code.isdigit())
+        or len(code) not in LEVEL_BY_LENGTH
+    ):
         raise InvalidCodeError(
             f"code {code!r} is not a division code: expected 6 (county), 9 (township), "
             "12 (village) or 15 (grid) digits",
@@ -131,7 +135,11 @@ def kind_of(code: str) -> str:
 def check_code(code: str, level: str) -> str:
     """Return ``code`` if it is well formed for ``level``, else raise a clear error."""
     check_level(level)
-    if not isinstance(code, str) or not code.isdigit() or len(code) != CODE_LENGTH[level]:
+    if (
+        not isinstance(code, str)
+        or not (code.isascii() and code.isdigit())
+        or len(code) != CODE_LENGTH[level]
+    ):
         raise InvalidCodeError(
             f"{level} code {code!r} must be {CODE_LENGTH[level]} digits", code=code, level=level
         )

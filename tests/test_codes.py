@@ -51,3 +51,10 @@ def test_grid_codes_number_inside_the_village():
 def test_unknown_level_lists_valid_levels():
     with pytest.raises(InvalidCodeError, match="county, township, village, grid"):
         codes.check_level("province")
+
+
+@pytest.mark.parametrize("code", ["513401²²²", "５１３４０１", "51340１"])
+def test_only_ascii_digits_make_a_code(code: str) -> None:
+    """str.isdigit() accepts superscripts and full-width digits that int() then chokes on."""
+    with pytest.raises(InvalidCodeError):
+        codes.level_of(code)

@@ -464,6 +464,36 @@ def test_bad_choices_are_refused_naming_the_valid_ones(demo_session, tmp_path) -
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "crs_name",
+    ["²", "epsg:²", "EPSG:４５３４", "9" * 5000, "epsg:" + "9" * 5000, "\x00", "45340000"],
+)
+def test_crs_codes_need_a_few_ascii_digits(crs_name) -> None:
+    """ "²".isdigit() is True but int("²") raises, and int() refuses over 4,300 digits."""
+    with pytest.raises(InvalidInputError, match="unknown export CRS"):
+        exports.check_crs(crs_name, exports.FORMATS["gpkg"])
+    assert exports.check_crs("EPSG:4534", exports.FORMATS["gpkg"]) == "EPSG:4534"
+    assert exports.check_crs("4554", exports.FORMATS["shp"]) == "EPSG:4554"
+
+
+@pytest.mark.parametrize("county", ["²²²²²²", "５１３４０１"])
+def test_downloads_need_an_ascii_county_code(demo_session, tmp_path, county) -> None:
+    with pytest.raises(InvalidCodeError, match="ASCII digits"):
+        exports.export_download(demo_session, county, "gpkg", tmp_path)
+    with pytest.raises(InvalidCodeError, match="ASCII digits"):
+        exports.summary_download(demo_session, county, "csv", tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_times_are_written_in_china_time() -> None:
+    layer = next(layer for layer in exports.LAYERS if layer.name == "incidents")
+    [field] = [f for f in layer.fields if f.name == "reported_at"]
+    utc = pd.Series(pd.to_datetime(["2026-11-22T16:05:00Z"]))
+    [written] = exports._typed(pd.DataFrame({"reported_at": utc}), [field])["reported_at"]
+    assert written.tzinfo == incidents.CHINA_TZ
+    assert written.isoformat() == "2026-11-23T00:05:00+08:00"
+
+
 def test_existing_output_is_replaced_only_when_asked(demo_session, tmp_path) -> None:
     target = tmp_path / "513401.gpkg"
     target.write_bytes(b"old")

@@ -7,6 +7,7 @@ independently of the regex gridmap.maps uses for the same purpose.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -277,6 +278,15 @@ def test_asset_path_refuses_paths_outside_the_vendor_folder() -> None:
             maps.asset_path(path)
 
 
+@pytest.mark.parametrize(
+    "path", ["\x00", "leaflet/leaflet.js\x00", "a" * 5000, "leaflet/" + "a" * 300 + "/x.js"]
+)
+def test_asset_path_refuses_names_the_filesystem_cannot_open(path) -> None:
+    """An embedded NUL (ValueError) or an over-long name (OSError) is just not an asset."""
+    with pytest.raises(NotFoundError, match="no vendored asset"):
+        maps.asset_path(path)
+
+
 def test_every_vendored_css_reference_resolves() -> None:
     """Fonts and images that vendored stylesheets point at are vendored too."""
     sheets = sorted(maps.VENDOR_DIR.rglob("*.css"))
@@ -342,6 +352,46 @@ def test_vector_tile_arguments_are_checked(demo_tx) -> None:
         maps.vector_tile(demo_tx, "grids", 23, 0, 0)
     with pytest.raises(InvalidCodeError):
         maps.vector_tile(demo_tx, "grids", 10, 0, 0, under="5134%")
+
+
+@pytest.mark.parametrize("code", ["²" * 9, "513401²²²", "513401001²²²", "５１３４０１"])
+def test_codes_need_ascii_digits(demo_tx, code) -> None:
+    """ "²".isdigit() is True but int("²") raises: such codes are malformed, not a crash."""
+    with pytest.raises(InvalidCodeError, match="ASCII digits"):
+        maps.load(demo_tx, code)
+    with pytest.raises(InvalidCodeError, match="ASCII digits"):
+        maps.vector_tile(demo_tx, "grids", 10, 0, 0, under=code)
+
+
+def test_popups_show_china_time(demo_tx, sample_codes) -> None:
+    """The database gives UTC; popups show the time people in the county read on a clock."""
+    base = maps.load(demo_tx, sample_codes["grid"], layers=("grids", "outlines"))
+    lon, lat = shapely.get_coordinates(base.grids.geometry.representative_point().values)[0]
+    case = {
+        "id": 424242,
+        "lon": lon,
+        "lat": lat,
+        "stage": "reported",
+        "category_code": "0501",
+        "grid_code": sample_codes["grid"],
+        "reported_at": datetime(2026, 11, 22, 2, 30, tzinfo=UTC),  # 10:30 in 西昌
+    }
+    worker = {
+        "name": "时区测试员",
+        "role": "fulltime",
+        "role_zh": "专职网格员",
+        "grids": [{"code": sample_codes["grid"]}],
+        "lon": lon,
+        "lat": lat,
+        "last_seen": datetime(2026, 11, 22, 16, 5, tzinfo=UTC),  # 00:05 the next day
+    }
+    data = dataclasses.replace(base, incidents=[case], incidents_total=1, workers=[worker])
+    for lang in maps.LANGS:
+        page = unescaped(maps.render(maps.draw(data, lang=lang)))
+        assert "2026-11-22 10:30" in page and "2026-11-22 02:30" not in page
+        assert "2026-11-23 00:05" in page and "2026-11-22 16:05" not in page
+    english = unescaped(maps.render(maps.draw(data, lang="en")))
+    assert "Stage: reported" in english  # English stage labels are the stage codes
 
 
 def test_standalone_page_embeds_every_asset(demo_tx, sample_codes) -> None:

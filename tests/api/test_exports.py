@@ -157,6 +157,28 @@ def test_summary_downloads(client, tmp_path) -> None:
         (f"/api/v1/exports/{COUNTY}/summary.pdf", 422, "InvalidInputError"),
         (f"/api/v1/exports/{COUNTY}/summary.csv?level=grid", 422, "InvalidInputError"),
         ("/api/v1/exports/513499/summary.csv", 404, "UnknownCodeError"),
+        # "²".isdigit() is True but int("²") raises; int() refuses over 4,300 digits
+        (f"/api/v1/exports/{COUNTY}.gpkg?crs=%C2%B2", 422, "InvalidInputError"),
+        (f"/api/v1/exports/{COUNTY}.gpkg?crs=EPSG:%C2%B2", 422, "InvalidInputError"),
+        (f"/api/v1/exports/{COUNTY}.gpkg?crs={'9' * 5000}", 422, "InvalidInputError"),
+        (f"/api/v1/exports/{COUNTY}.gpkg?crs=%00", 422, "InvalidInputError"),
+        ("/api/v1/exports/%C2%B2%C2%B2%C2%B2%C2%B2%C2%B2%C2%B2.gpkg", 422, "InvalidCodeError"),
+        (
+            "/api/v1/exports/%C2%B2%C2%B2%C2%B2%C2%B2%C2%B2%C2%B2/summary.csv",
+            422,
+            "InvalidCodeError",
+        ),
+        ("/api/v1/exports/%00.gpkg", 422, "InvalidCodeError"),
+        (f"/api/v1/exports/{'5' * 5000}.gpkg", 422, "InvalidCodeError"),
+        (f"/api/v1/exports/{COUNTY}.%00", 422, "InvalidInputError"),
+        (f"/api/v1/exports/{COUNTY}.shp?encoding=%00", 422, "InvalidInputError"),
+        (f"/api/v1/exports/{COUNTY}.shp?encoding={'a' * 5000}", 422, "InvalidInputError"),
+        (f"/api/v1/exports/{COUNTY}.gpkg?households=%00", 422, "RequestValidationError"),
+        (f"/api/v1/exports/{COUNTY}/summary.%00", 422, "InvalidInputError"),
+        (f"/api/v1/exports/{COUNTY}/summary.csv?level=%00", 422, "InvalidInputError"),
+        (f"/api/v1/exports/{COUNTY}/summary.xlsx?level=%00", 422, "InvalidInputError"),
+        (f"/api/v1/exports/{COUNTY}/summary.csv?lang=%00", 422, "InvalidInputError"),
+        (f"/api/v1/exports/{COUNTY}/summary.csv?lang={'a' * 5000}", 422, "InvalidInputError"),
     ],
 )
 def test_bad_requests_are_problems_naming_the_fix(client, url, status, code) -> None:

@@ -120,9 +120,52 @@ def test_asset_route_refuses_paths_outside_vendor(client, path) -> None:
     assert "import" not in response.text
 
 
+@pytest.mark.parametrize("path", ["%00", "leaflet/leaflet.js%00", "a" * 5000])
+def test_asset_route_refuses_names_the_filesystem_cannot_open(client, path) -> None:
+    """An embedded NUL or a name too long for the filesystem is a 404 like any other."""
+    body = assert_problem(client.get(f"{maps.ASSET_ROUTE}/{path}"), 404, "NotFoundError")
+    assert "no vendored asset" in body["detail"]
+
+
 def test_unknown_code_is_404_and_malformed_is_422(client) -> None:
     assert_problem(client.get("/maps/513499"), 404, "UnknownCodeError")
     assert_problem(client.get("/maps/51340"), 422, "InvalidCodeError")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/maps/%C2%B2%C2%B2%C2%B2%C2%B2%C2%B2%C2%B2%C2%B2%C2%B2%C2%B2",  # ²²²²²²²²²
+        "/maps/513401%C2%B2%C2%B2%C2%B2",
+        "/maps/513401001%C2%B2%C2%B2%C2%B2",
+        "/tiles/grids/10/0/0.pbf?under=513401%C2%B2%C2%B2%C2%B2",
+    ],
+)
+def test_codes_with_non_ascii_digits_are_422(client, url) -> None:
+    """ "²".isdigit() is True yet int("²") raises: a malformed code, never a 500."""
+    body = assert_problem(client.get(url), 422, "InvalidCodeError")
+    assert "ASCII digits" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "code"),
+    [
+        ("/tiles/grids/99/0/0.pbf", 422, "InvalidInputError"),
+        ("/tiles/grids/-1/0/0.pbf", 422, "InvalidInputError"),
+        ("/tiles/grids/10/-1/0.pbf", 422, "InvalidInputError"),
+        ("/tiles/grids/10/0/99999999999999999999.pbf", 422, "InvalidInputError"),
+        (f"/tiles/grids/{'9' * 5000}/0/0.pbf", 422, "RequestValidationError"),
+        ("/tiles/grids/nan/0/0.pbf", 422, "RequestValidationError"),
+        ("/tiles/%00/0/0/0.pbf", 422, "RequestValidationError"),
+        ("/tiles/grids/10/0/0.pbf?under=%00", 422, "InvalidCodeError"),
+        ("/maps/%00", 422, "InvalidCodeError"),
+        (f"/maps/{'a' * 5000}", 422, "InvalidCodeError"),
+        ("/maps/513401?lang=%00", 422, "RequestValidationError"),
+        ("/maps/513401?basemap=%00", 422, "RequestValidationError"),
+    ],
+)
+def test_odd_map_and_tile_requests_are_problems(client, url, status, code) -> None:
+    assert_problem(client.get(url), status, code)
     assert_problem(client.get("/maps/513401001001000"), 422, "InvalidCodeError")
 
 

@@ -462,6 +462,101 @@ def test_filter_by_dates(client, grid):
     assert_error(client.get(f"{BASE}/requests.json", params={"start_date": "yesterday"}), 400)
 
 
+def test_a_date_alone_as_end_date_covers_the_whole_day(client, grid):
+    request_id = report(client, grid)
+    requested = datetime.fromisoformat(get_one(client, request_id)["requested_datetime"])
+    day = requested.date()  # requested_datetime is China time, and so is a date alone
+    assert request_id in listed(client, start_date=day.isoformat(), end_date=day.isoformat())
+    assert request_id in listed(client, end_date=day.isoformat())
+    assert request_id in listed(client, start_date=day.isoformat())
+    before = (day - timedelta(days=1)).isoformat()
+    assert request_id not in listed(client, start_date=before, end_date=before)
+    assert request_id not in listed(client, end_date=before)
+    after = (day + timedelta(days=1)).isoformat()
+    assert request_id not in listed(client, start_date=after, end_date=after)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"start_date": "9999-12-01"},
+        {"end_date": "0001-01-02"},
+        {"end_date": "9999-12-31"},
+        {"end_date": "9999-12-31T23:59:59"},
+        {"start_date": "9999-12-31T00:00:00", "end_date": "9999-12-31T23:59:59.999999"},
+    ],
+)
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_dates_at_the_ends_of_the_calendar_are_400(client, params, fmt):
+    """A 90-day window (or the step past an inclusive end_date) would leave years 1–9999."""
+    response = client.get(f"{BASE}/requests.{fmt}", params=params)
+    assert "out of range" in assert_error(response, 400, fmt)
+
+
+@pytest.mark.parametrize(
+    ("resource", "name"),
+    [
+        ("requests", "service_code"),
+        ("requests", "jurisdiction_id"),
+        ("requests", "status"),
+        ("requests", "start_date"),
+        ("requests", "end_date"),
+        ("requests", "bbox"),
+        ("requests", "service_request_id"),
+        ("requests", "anything_else"),
+        ("services", "jurisdiction_id"),
+        ("services/0501", "jurisdiction_id"),
+        ("requests/1", "jurisdiction_id"),
+        ("discovery", "jurisdiction_id"),
+    ],
+)
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_nul_in_any_query_argument_is_400(client, resource, name, fmt):
+    response = client.get(f"{BASE}/{resource}.{fmt}?{name}=a%00b")
+    assert "NUL" in assert_error(response, 400, fmt)
+
+
+def test_huge_request_ids_are_refused_not_converted(client):
+    digits = "9" * 5000  # int() refuses strings of over 4,300 digits
+    assert_error(client.get(f"{BASE}/requests/{digits}.json"), 404)
+    listing = client.get(f"{BASE}/requests.json", params={"service_request_id": digits})
+    assert_error(listing, 400)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data; boundary=xyz", b"garbage"),
+        ("multipart/form-data", b"--xyz\r\n"),  # no boundary
+        (
+            "multipart/form-data; boundary=xyz",
+            b"--xyz\r\nContent-Disposition: form-data\r\n\r\nv\r\n--xyz--\r\n",  # no name
+        ),
+        (
+            "multipart/form-data; boundary=xyz",
+            b"".join(
+                b'--xyz\r\nContent-Disposition: form-data; name="f%d"\r\n\r\nv\r\n' % i
+                for i in range(300)
+            )
+            + b"--xyz--\r\n",
+        ),
+    ],
+)
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_malformed_multipart_is_an_open311_400(client, content_type, body, fmt):
+    response = client.post(
+        f"{BASE}/requests.{fmt}", content=body, headers={"content-type": content_type}
+    )
+    assert "multipart" in assert_error(response, 400, fmt)
+
+
+def test_nul_in_a_multipart_field_is_400(client, grid):
+    fields = {"api_key": KEY, "service_code": SERVICE, "lat": str(grid["lat"])}
+    fields |= {"long": str(grid["lon"]), "description": "a\x00b"}
+    response = client.post(f"{BASE}/requests.json", files={k: (None, v) for k, v in fields.items()})
+    assert "NUL" in assert_error(response, 400)
+
+
 def test_filter_by_jurisdiction(client, grid):
     request_id = report(client, grid)
     assert request_id in listed(client, jurisdiction_id="513401")
