@@ -19,17 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+# Re-exported: the stage names live with the schema that constrains them.
+from gridmap.db.models import OPEN_STAGES as OPEN_STAGES
+from gridmap.db.models import STAGES as STAGES
 from gridmap.errors import InvalidTransitionError, SeparationOfDutiesError
 
-STAGES: tuple[str, ...] = (
-    "reported",
-    "accepted",
-    "dispatched",
-    "handling",
-    "resolved",
-    "closed",
-    "rated",
-)
 STAGE_ZH: dict[str, str] = {
     "reported": "受理",
     "accepted": "立案",
@@ -39,7 +33,6 @@ STAGE_ZH: dict[str, str] = {
     "closed": "核查结案",
     "rated": "评价",
 }
-OPEN_STAGES: tuple[str, ...] = STAGES[:5]
 TIERS: tuple[str, ...] = ("grid", "village", "township", "county")
 TIER_ZH: dict[str, str] = {
     "grid": "网格",

@@ -268,6 +268,20 @@ class Position(Base):
     )
 
 
+# The seven stages of a case, in order; the first five are open. The schema's CHECK constraint,
+# the SQL that counts open cases and gridmap.workflow all read them from here.
+STAGES: tuple[str, ...] = (
+    "reported",
+    "accepted",
+    "dispatched",
+    "handling",
+    "resolved",
+    "closed",
+    "rated",
+)
+OPEN_STAGES: tuple[str, ...] = STAGES[:5]
+
+
 class Incident(Base):
     """An incident (事件/案件): where, what, which stage and tier, who has it, when it is due."""
 

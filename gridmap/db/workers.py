@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Row, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from gridmap.db.models import Position, Unit, Worker, WorkerGrid
+from gridmap.db.models import OPEN_STAGES, Position, Unit, Worker, WorkerGrid
 from gridmap.db.scope import Scope, scoped
 
 COLUMNS = (
@@ -139,10 +139,10 @@ ORDER BY bool_or(wg.grid_code LIKE CAST(%(village_code)s AS text) || '%%') DESC 
     min(ST_Distance(COALESCE(w.position, ST_PointOnSurface(u.geom))::geography,
                     ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography)))
   + %(penalty_m)s * (SELECT count(*) FROM incident i WHERE i.worker_id = w.id
-                     AND i.stage IN ('reported', 'accepted', 'dispatched', 'handling', 'resolved')),
+                     AND i.stage IN ({open_stages})),
   w.id
 LIMIT 1
-"""
+""".replace("{open_stages}", ", ".join(f"'{stage}'" for stage in OPEN_STAGES))
 
 
 def choose(
