@@ -34,6 +34,7 @@ INDEX_REFRESH_S = 5.0
 def _load_index(app: FastAPI) -> lookup.Index:
     with app.state.sessions() as session:
         index = lookup.load_index(session, resolution=app.state.settings.h3_resolution)
+    lookup.warm(index, app.state.settings.near_boundary_m)
     # The index is long-lived: keep the cyclic GC from re-scanning it on every full collection,
     # which otherwise shows up as tens of milliseconds in the p99 of every endpoint.
     gc.collect()

@@ -174,7 +174,11 @@ def run(
     base = f"http://127.0.0.1:{port}"
     script = WRK_POST % (", ".join(json.dumps(b, ensure_ascii=False) for b in bodies), wrk_prefix)
     try:
-        drive(base, ["/health"], seconds=2, connections=connections)  # warm up
+        warm = WRK_POST % (
+            ", ".join(json.dumps(b, ensure_ascii=False) for b in bodies),
+            f"bench-{run_id}-u-",  # its own prefix: not counted, still cleaned up
+        )
+        drive_script(base, warm, seconds=2, connections=connections)  # warm up, like locate
         intake = drive_script(base, script, seconds=seconds, connections=connections)
         trivial = drive(base, ["/health"], seconds=seconds, connections=connections)
         started = time.perf_counter()

@@ -915,6 +915,15 @@ def _near_scalar(locator: Locator, lon: float, lat: float, unit: int, distance_m
     return any(shapely.intersects_xy(grown[u], x, y) for u in others)
 
 
+def warm(index: Index, near_boundary_m: float) -> None:
+    """Build the helpers that lookups otherwise make on first use (bounds, the near-boundary
+    reach tables), so the first request after a (re)load does not stall for ~0.1 s."""
+    for locator in (index.counties, *index.leaves.values()):
+        _ = locator.bounds
+        if len(locator.codes) >= 2:
+            _reach(locator, near_boundary_m)
+
+
 def rebuild_index(
     session: Session, county_codes: str | Sequence[str] | None = None, *, resolution: int = 10
 ) -> dict[str, Any]:
