@@ -154,3 +154,20 @@ def test_rebuild_after_a_new_generation(session):
     index = lookup.load_index(session)
     assert "513401" not in index.leaves  # no grids in this fresh database
     assert lookup.locate_one(index, 102.264, 27.894).county == "513401"
+
+
+def test_warm_builds_the_near_boundary_tables_and_changes_no_answer(demo_session):
+    """After warm() no lookup builds a reach table on the request path; answers are unchanged."""
+    cold = lookup.load_index(demo_session)
+    warmed = lookup.load_index(demo_session)
+    lookup.warm(warmed, 30.0)
+    for locator in (warmed.counties, *warmed.leaves.values()):
+        assert any(key[0] == "reach" for key in locator._cache if isinstance(key, tuple))
+    rng = np.random.default_rng(7)
+    lon, lat = rng.uniform(102.0, 102.4, 200), rng.uniform(27.7, 28.1, 200)
+    for x, y in zip(lon, lat, strict=True):
+        try:
+            expected = lookup.locate_one(cold, float(x), float(y))
+        except OutsideCoverageError:
+            continue
+        assert lookup.locate_one(warmed, float(x), float(y)) == expected
