@@ -139,10 +139,15 @@ def run_in_session(request: Request, work: Callable[[Session], T]) -> T:
         return work(session)
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_bytes(body: Any) -> bytes:
     """orjson-rendered JSON (datetimes as ISO 8601 with their offset)."""
+    return orjson.dumps(body, default=str, option=orjson.OPT_NON_STR_KEYS)
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response rendered by :func:`json_bytes`."""
     return Response(
-        orjson.dumps(body, default=str, option=orjson.OPT_NON_STR_KEYS),
+        json_bytes(body),
         status_code=status,
         media_type="application/json",
         headers=headers,

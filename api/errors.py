@@ -109,6 +109,13 @@ def validation_problem(error: RequestValidationError) -> Response:
     return problem(422, "RequestValidationError", detail, errors=errors)
 
 
+def problem_for(error: GridmapError | RequestValidationError) -> Response:
+    """The problem+json answer to either kind of refusal (for handlers outside FastAPI's)."""
+    if isinstance(error, RequestValidationError):
+        return validation_problem(error)
+    return gridmap_problem(error)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render gridmap errors, validation errors and HTTP errors as one problem+json shape."""
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
-import orjson
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.errors import gridmap_problem, validation_problem
+from api.deps import json_bytes
+from api.errors import problem_for
 from api.routers.incidents import IncidentIn, intake
 from api.routers.locate import locate_current
 from gridmap import incidents
@@ -65,11 +65,8 @@ class HotPaths:
             return
         try:
             body = locate_current(self.state, params)
-        except GridmapError as error:
-            await gridmap_problem(error)(scope, receive, send)
-            return
-        except RequestValidationError as error:
-            await validation_problem(error)(scope, receive, send)
+        except (GridmapError, RequestValidationError) as error:
+            await problem_for(error)(scope, receive, send)
             return
         await _json(send, body)
 
@@ -99,14 +96,11 @@ class HotPaths:
                     [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]
                 ) from error
             incident, extra = await intake(self.state, body, key)
-        except GridmapError as error:
-            await gridmap_problem(error)(scope, receive, send)
+        except (GridmapError, RequestValidationError) as error:
+            await problem_for(error)(scope, receive, send)
             return
-        except RequestValidationError as error:
-            await validation_problem(error)(scope, receive, send)
-            return
-        answer = orjson.dumps(incident, default=str, option=orjson.OPT_NON_STR_KEYS)
-        await _json(send, answer, 201, [(k.lower().encode(), v.encode()) for k, v in extra.items()])
+        headers = [(k.lower().encode(), v.encode()) for k, v in extra.items()]
+        await _json(send, json_bytes(incident), 201, headers)
 
 
 async def _body(receive: Receive) -> bytes:

@@ -432,7 +432,7 @@ def act(
             version=row.version,
             stage=row.stage,
         )
-    if worker_id is not None and workers.get(session, worker_id) is None:
+    if worker_id is not None and db.workers.get(session, worker_id, EVERYTHING) is None:
         raise NotFoundError(f"no worker {worker_id}", worker=worker_id)
     rules = _category_rules(session, row.category_code)
     case = workflow.Case(row.stage, row.tier, row.handler, row.dispatcher, row.reported_at)

@@ -22,7 +22,7 @@ import shapely
 from h3ronpy import ContainmentMode
 from h3ronpy import vector as h3v
 
-from gridmap import codes, crs, db, hierarchy, lookup
+from gridmap import codes, crs, db, hierarchy, lookup, synth
 from gridmap.db.scope import EVERYTHING, Scope
 from gridmap.errors import InvalidInputError, NotFoundError
 
@@ -220,22 +220,16 @@ def record_track(
     crs.check_lonlat(lon_arr, lat_arr)
     wlon, wlat = crs.to_wgs84(lon_arr, lat_arr, crs_name)
     cells = _cells(np.asarray(wlon), np.asarray(wlat))
-    accuracy = list(accuracy_m) if accuracy_m is not None else [None] * count
-    rows = [
-        {
-            "worker_id": worker_id,
-            "county_code": worker["county_code"],
-            "recorded_at": t,
-            "lon": float(x),
-            "lat": float(y),
-            "accuracy_m": a,
-            "h3_cell": int(c),
-        }
-        for t, x, y, a, c in zip(
-            recorded_at, wlon, wlat, accuracy, cells.view(np.int64), strict=True
-        )
-    ]
-    return db.workers.add_positions(session, rows)
+    return db.workers.add_positions(
+        session,
+        worker_id=worker_id,
+        county_code=worker["county_code"],
+        recorded_at=recorded_at,
+        lon=np.asarray(wlon).tolist(),
+        lat=np.asarray(wlat).tolist(),
+        accuracy_m=list(accuracy_m) if accuracy_m is not None else [None] * count,
+        h3_cell=cells.view(np.int64).tolist(),
+    )
 
 
 def _cells(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.uint64]:
@@ -260,7 +254,7 @@ def visited_cells(
     """
     if len(lon) == 0:
         return np.zeros(0, dtype=np.uint64)
-    x, y = _local_metres(lon, lat)
+    x, y = synth.to_metres(lon, lat, (float(np.mean(lon)), float(np.mean(lat)))).T
     dx, dy = np.diff(x), np.diff(y)
     length = np.hypot(dx, dy)
     joined = (
@@ -276,14 +270,6 @@ def visited_cells(
     sample_lat = lat[start] + (lat[start + 1] - lat[start]) * fraction
     cells = _cells(np.concatenate((lon, sample_lon)), np.concatenate((lat, sample_lat)))
     return np.unique(cells)
-
-
-def _local_metres(
-    lon: NDArray[np.float64], lat: NDArray[np.float64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Local equirectangular metres around the points' mean: enough for step lengths."""
-    lat0 = np.radians(float(np.mean(lat)))
-    return lon * 111_320.0 * np.cos(lat0), lat * 110_574.0
 
 
 def grid_cells(geoms: NDArray[np.object_]) -> tuple[NDArray[np.int64], NDArray[np.uint64]]:

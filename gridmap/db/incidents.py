@@ -21,8 +21,6 @@ from gridmap.db.models import OPEN_STAGES, Incident, IncidentEvent
 from gridmap.db.scope import Scope, scoped
 from gridmap.db.workers import WORKER_FALLBACK
 
-OPEN = OPEN_STAGES
-
 COLUMNS = (
     Incident.id,
     Incident.county_code,
@@ -247,7 +245,7 @@ def search(
         query = query.where(Incident.category_code.startswith(category, autoescape=True))
     if overdue_at is not None:
         query = query.where(
-            Incident.stage.in_(OPEN),
+            Incident.stage.in_(OPEN_STAGES),
             (Incident.stage_due < overdue_at) | (Incident.due_at < overdue_at),
         )
     if since is not None:
@@ -272,7 +270,7 @@ def overdue_ids(session: Session, now: datetime, *, below_tier: Sequence[str]) -
     query = (
         select(Incident.id)
         .where(
-            Incident.stage.in_(OPEN),
+            Incident.stage.in_(OPEN_STAGES),
             Incident.stage_due < now,
             Incident.tier.in_(list(below_tier)),
         )

@@ -186,38 +186,52 @@ def unstaffed_grids(session: Session, county: str, *, role: str = "fulltime") ->
     return list(session.execute(query))
 
 
-def add_positions(session: Session, rows: Sequence[dict[str, Any]]) -> int:
-    """Store GPS fixes (worker_id, county_code, recorded_at, lon, lat, accuracy_m, h3_cell),
-    skipping ones already stored (same worker and time), and move each worker's last
-    position forward. Return how many were new."""
-    if not rows:
+def add_positions(
+    session: Session,
+    *,
+    worker_id: int,
+    county_code: str,
+    recorded_at: Sequence[datetime],
+    lon: Sequence[float],
+    lat: Sequence[float],
+    accuracy_m: Sequence[float | None],
+    h3_cell: Sequence[int],
+) -> int:
+    """Store one worker's GPS fixes (columns, WGS84), skipping ones already stored (same
+    time), and move the worker's last position forward. Return how many were new."""
+    if not len(recorded_at):
         return 0
     statement = text(
         """
         INSERT INTO worker_position (worker_id, county_code, recorded_at, accuracy_m, h3_cell, geom)
-        SELECT w, c, t, a, h, ST_SetSRID(ST_MakePoint(x, y), 4326)
-        FROM unnest(CAST(:worker_id AS int[]), CAST(:county_code AS text[]),
-                    CAST(:recorded_at AS timestamptz[]), CAST(:accuracy_m AS float8[]),
+        SELECT :worker_id, :county_code, t, a, h, ST_SetSRID(ST_MakePoint(x, y), 4326)
+        FROM unnest(CAST(:recorded_at AS timestamptz[]), CAST(:accuracy_m AS float8[]),
                     CAST(:h3_cell AS bigint[]), CAST(:lon AS float8[]), CAST(:lat AS float8[]))
-             AS p(w, c, t, a, h, x, y)
+             AS p(t, a, h, x, y)
         ON CONFLICT (worker_id, recorded_at) DO NOTHING
         RETURNING 1
         """
     )
-    columns = ("worker_id", "county_code", "recorded_at", "accuracy_m", "h3_cell", "lon", "lat")
-    params = {c: [r[c] for r in rows] for c in columns}
+    params = {
+        "worker_id": worker_id,
+        "county_code": county_code,
+        "recorded_at": list(recorded_at),
+        "accuracy_m": list(accuracy_m),
+        "h3_cell": list(h3_cell),
+        "lon": list(lon),
+        "lat": list(lat),
+    }
     added = len(session.execute(statement, params).all())
     session.execute(
         text(
             """
             UPDATE worker w SET position = p.geom, last_seen = p.recorded_at
-            FROM (SELECT DISTINCT ON (worker_id) worker_id, geom, recorded_at
-                  FROM worker_position WHERE worker_id = ANY(:ids)
-                  ORDER BY worker_id, recorded_at DESC) p
-            WHERE w.id = p.worker_id AND (w.last_seen IS NULL OR p.recorded_at > w.last_seen)
+            FROM (SELECT geom, recorded_at FROM worker_position WHERE worker_id = :id
+                  ORDER BY recorded_at DESC LIMIT 1) p
+            WHERE w.id = :id AND (w.last_seen IS NULL OR p.recorded_at > w.last_seen)
             """
         ),
-        {"ids": sorted({int(r["worker_id"]) for r in rows})},
+        {"id": worker_id},
     )
     return added
 
