@@ -35,7 +35,7 @@ from h3.api import basic_int as h3_int
 from h3ronpy import ContainmentMode, grid_disk
 from h3ronpy import vector as h3v
 
-from gridmap import crs, db
+from gridmap import crs, db, lattice
 from gridmap.errors import (
     CoordinateOutOfRangeError,
     InvalidCodeError,
@@ -515,7 +515,37 @@ def _cells_of(
 def _locate_flat(
     locator: Locator, lon: NDArray[np.float64], lat: NDArray[np.float64]
 ) -> NDArray[np.int64]:
-    """Locate checked flat points: sorted probe of the cell table, exact tests on boundary cells."""
+    """Locate checked flat points: on the face lattice where the layer allows it, else through
+    the H3-index table; points the lattice kernel cannot certify go the H3-index way."""
+    tables = _lattice(locator)
+    if tables is None:
+        return _locate_h3(locator, lon, lat)
+    answer = lattice.locate(tables, lon, lat)
+    unsure = np.flatnonzero(answer == lattice.UNSURE)
+    if unsure.size:
+        answer[unsure] = _locate_h3(locator, lon[unsure], lat[unsure])
+    return answer
+
+
+def _lattice(locator: Locator) -> lattice.Tables | None:
+    """The layer's face-lattice tables (built on first use; None where the layer has none)."""
+    if "lattice" not in locator._cache:
+        locator._cache["lattice"] = lattice.build_tables(
+            locator.resolution,
+            locator.geoms,
+            locator._table_cells[:-1],
+            locator._table_values[:-1],
+            locator.boundary_cells,
+            locator.boundary_offsets,
+            locator.boundary_units,
+        )
+    return locator._cache["lattice"]
+
+
+def _locate_h3(
+    locator: Locator, lon: NDArray[np.float64], lat: NDArray[np.float64]
+) -> NDArray[np.int64]:
+    """Locate by H3 index: sorted probe of the cell table, exact tests on boundary cells."""
     cells = _cells_of(lon, lat, locator.resolution)
     # Probing with sorted cells walks the table once instead of jumping around it (5-15x).
     order = np.argsort(cells)
@@ -920,6 +950,7 @@ def warm(index: Index, near_boundary_m: float) -> None:
     reach tables), so the first request after a (re)load does not stall for ~0.1 s."""
     for locator in (index.counties, *index.leaves.values()):
         _ = locator.bounds
+        _lattice(locator)
         if len(locator.codes) >= 2:
             _reach(locator, near_boundary_m)
 

@@ -1,0 +1,166 @@
+"""Tests for gridmap.lattice: H3 cells on a face lattice, and the compiled point → unit kernel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
+
+import h3
+import shapely
+from h3.api import basic_int as h3_int
+
+from gridmap import lattice, lookup
+from tests.strategies import mainland_arrays
+from tests.test_lookup import LAYERS, RESOLUTIONS, locator, special_points
+
+EXAMPLES = settings(max_examples=200, deadline=None)
+
+
+def packed(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """The packing lattice_keys uses."""
+    return ((i + 0x40000000) << 32) | (j + 0x40000000)
+
+
+def nearest_face(lon: float, lat: float) -> int:
+    p = lattice._unit_vectors(np.radians([lat]), np.radians([lon]))[0]
+    return int(np.argmax(lattice.face_centres() @ p))
+
+
+def test_face_centres_are_h3s() -> None:
+    # h3 reports a face-centred base cell on exactly its own face, centred on the face centre.
+    centres = lattice.face_centres()
+    assert_allclose(np.linalg.norm(centres, axis=1), 1.0, rtol=1e-15)
+    for face, centre in enumerate(centres):
+        lat, lng = np.degrees([np.arcsin(centre[2]), np.arctan2(centre[1], centre[0])])
+        cell = h3_int.latlng_to_cell(lat, lng, 0)
+        assert h3_int.get_icosahedron_faces(cell) == [face]
+
+
+@EXAMPLES
+@given(
+    lon=st.floats(-180, 180, allow_nan=False),
+    lat=st.floats(-85, 85, allow_nan=False),
+    resolution=st.integers(lattice.MIN_RESOLUTION, 15),
+)
+def test_lattice_keys_are_h3_cells(lon: float, lat: float, resolution: int) -> None:
+    """Anywhere on Earth: the kernel's cell is h3's cell, on the face the point lies on."""
+    cell = h3_int.latlng_to_cell(lat, lon, resolution)
+    face = nearest_face(lon, lat)
+    assume(h3_int.get_icosahedron_faces(cell) == [face])  # cells across a face edge: not ours
+    frame = lattice.frame(face, resolution)
+    i, j = lattice.cell_ij(frame, np.array([cell], dtype=np.uint64))
+    assert lattice.lattice_keys(frame, np.array([lon]), np.array([lat]))[0] == packed(i, j)[0]
+
+
+@settings(max_examples=50, deadline=None)
+@given(points=mainland_arrays(max_size=200), resolution=st.sampled_from([7, 10, 11]))
+def test_lattice_keys_match_h3_across_china(points: tuple, resolution: int) -> None:
+    lon, lat = points
+    cells = np.array(
+        [h3_int.latlng_to_cell(y, x, resolution) for x, y in zip(lon, lat, strict=True)]
+    )
+    faces = np.array([nearest_face(x, y) for x, y in zip(lon, lat, strict=True)])
+    for face in np.unique(faces):
+        mine = faces == face
+        frame = lattice.frame(int(face), resolution)
+        i, j = lattice.cell_ij(frame, cells[mine].astype(np.uint64))
+        assert_array_equal(lattice.lattice_keys(frame, lon[mine], lat[mine]), packed(i, j))
+
+
+def test_projection_round_trips() -> None:
+    frame = lattice.frame(5, 10)
+    lon, lat = np.array([102.2, 101.5, 103.9]), np.array([27.8, 26.1, 29.0])
+    back = lattice.unproject(frame, *lattice.project(frame, lon, lat))
+    assert_allclose(back, [lon, lat], atol=1e-12)
+
+
+def test_points_on_other_faces_are_off_the_table() -> None:
+    frame = lattice.frame(5, 10)
+    keys = lattice.lattice_keys(frame, np.array([-45.0, 102.2]), np.array([-20.0, 27.8]))
+    assert keys[0] == -1 and keys[1] >= 0
+
+
+@pytest.mark.parametrize("resolution", RESOLUTIONS)
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_the_test_layers_run_on_the_lattice(name: str, resolution: int) -> None:
+    """The exactness tests of test_lookup exercise this kernel, not only the H3-index path."""
+    assert lookup._lattice(locator(name, resolution)) is not None
+
+
+@pytest.mark.parametrize("resolution", RESOLUTIONS)
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_the_kernel_is_right_or_unsure(name: str, resolution: int) -> None:
+    """On vertices, edges and a hair off them the kernel answers right or hands over to GEOS."""
+    codes, geoms = LAYERS[name]
+    lon, lat = special_points(name).T
+    answer = lattice.locate(lookup._lattice(locator(name, resolution)), lon, lat)
+    reference = lookup.reference_locate(codes, geoms, lon, lat)
+    sure = answer != lattice.UNSURE
+    assert_array_equal(answer[sure], reference[sure])
+    assert (~sure).any()  # points on shared edges cannot be certified by a filter
+    assert sure.mean() > 0.2
+
+
+def test_h3_unions_make_dominated_cells() -> None:
+    """Units built from whole cells leave their edge cells to one unit but for a thin rim."""
+    tables = lookup._lattice(locator("h3", 10))
+    assert (tables.table >= lattice._DOMINANT).sum() > 50
+    # A point one metre inside a unit's edge, in such a cell, is answered without any record.
+    codes, geoms = LAYERS["h3"]
+    ring = shapely.get_coordinates(shapely.get_exterior_ring(shapely.get_parts(geoms[0])[0]))
+    a, b = ring[3], ring[4]
+    mid = (a + b) / 2
+    inward = shapely.centroid(geoms[0]).coords[0] - mid
+    point = mid + inward / np.hypot(*inward) * 1e-5
+    lon, lat = np.array([point[0]]), np.array([point[1]])
+    assert_array_equal(
+        lattice.locate(tables, lon, lat), lookup.reference_locate(codes, geoms, lon, lat)
+    )
+
+
+def test_a_layer_across_two_faces_keeps_the_h3_path() -> None:
+    """Where a layer reaches a second face the lattice is refused; answers stay exact."""
+    centres = lattice.face_centres()
+    edge = centres[5] + centres[14]  # faces 5 and 14 share an edge (h3's neighbour table)
+    edge /= np.linalg.norm(edge)
+    lon0, lat0 = np.degrees(np.arctan2(edge[1], edge[0])), np.degrees(np.arcsin(edge[2]))
+    assert h3.get_icosahedron_faces(h3.latlng_to_cell(lat0, lon0, 7)) == [5, 14]
+    west = shapely.box(lon0 - 0.02, lat0 - 0.02, lon0, lat0 + 0.02)
+    east = shapely.box(lon0, lat0 - 0.02, lon0 + 0.02, lat0 + 0.02)
+    codes = ["513401001001", "513401001002"]
+    index = lookup.build_locator(codes, [west, east], resolution=10)
+    assert lookup._lattice(index) is None
+    rng = np.random.default_rng(3)
+    lon = rng.uniform(lon0 - 0.03, lon0 + 0.03, 2000)
+    lat = rng.uniform(lat0 - 0.03, lat0 + 0.03, 2000)
+    assert_array_equal(
+        lookup.locate(index, lon, lat), lookup.reference_locate(codes, [west, east], lon, lat)
+    )
+
+
+def test_coarse_resolutions_keep_the_h3_path() -> None:
+    codes, geoms = LAYERS["voronoi"]
+    index = lookup.build_locator(codes, geoms, resolution=lattice.MIN_RESOLUTION - 1)
+    assert lookup._lattice(index) is None
+    lon, lat = special_points("voronoi").T
+    assert_array_equal(
+        lookup.locate(index, lon, lat), lookup.reference_locate(codes, geoms, lon, lat)
+    )
+
+
+def test_an_empty_layer_has_no_tables() -> None:
+    assert (
+        lattice.build_tables(
+            10,
+            np.array([], dtype=object),
+            np.zeros(0, np.uint64),
+            np.zeros(0, np.int32),
+            np.zeros(0, np.uint64),
+            np.zeros(1, np.int64),
+            np.zeros(0, np.int32),
+        )
+        is None
+    )
