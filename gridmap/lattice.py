@@ -11,9 +11,10 @@ A layer whose cells all lie well inside one face (every Chinese county does) bec
 table over that face's (i, j) box. Interior cells hold their unit. A boundary cell that one unit
 covers but for a rim along its edge (a grid line that follows H3 edges, as generated grids do)
 holds that unit with a flag: a point farther than ``_RIM`` lattice units from the hex edge gets
-it with no geometry at all. Every other point of a boundary cell is decided by counting, for each
-candidate in code order, how often the segment from the point to the cell's centre crosses the
-candidate's edges near the cell (the centre's side is known). Every orientation test runs
+it with no geometry at all. Any other boundary cell is cut into 8 × 10 squares; a square that no
+edge comes near was decided at build time. The remaining points are decided by counting, for
+each candidate in code order, how often the segment from the point to the cell's centre crosses
+the candidate's edges near the cell (the centre's side is known). Every orientation test runs
 through Shewchuk's error filter; a point whose test the filter cannot certify (on or within
 rounding of an edge or vertex) comes back ``UNSURE`` for GEOS to decide, so answers stay exactly
 shapely's ``covers``.
@@ -48,6 +49,14 @@ MAX_TABLE_SLOTS = 16_000_000
 _DOMINANT = 1 << 30
 # Width of that rim, in lattice units (1 = the distance between neighbouring cell centres).
 _RIM = 0.005
+# Record cells are cut into squares of this side (lattice units) over the hex's box, 8 by 10:
+# a square that no edge comes near answers for all its points, decided once at build time.
+_SUB = 0.125
+_SUB_NX, _SUB_NY = 8, 10
+_SUB_Y0 = 0.625  # the squares span x in [-0.5, 0.5), y in [-0.625, 0.625)
+# Safety factor on the lon/lat size of a square over its local linear estimate (sampling the
+# stretch in six directions 60° apart underestimates it by at most 1/cos 30° = 1.155).
+_SUB_SAFETY = 1.25
 # Cells are grown by this share of their size when collecting the edges that may cross them.
 _GROWTH = 1e-3
 # H3's resolution-0 gnomonic unit length, 1/φ² (RES0_U_GNOMONIC).
@@ -75,7 +84,9 @@ class Tables:
     ``table`` holds, per (i, j) slot of the box starting at (i0, j0): the unit of an interior
     cell (0 <= v < _DOMINANT); v - _DOMINANT for a boundary cell covered by that unit but for
     its rim, whose record is found through ``rim_slots``/``rim_records``; -1 for no cell; or
-    -2 - o for any other boundary cell, whose record starts at ``blob[o]``. A record keeps all
+    -2 - s for any other boundary cell: ``squares[s]`` is where its record starts in ``blob``
+    and ``squares[s + 1 :][:80]`` answer its 8 × 10 squares (a unit, -1 for none, -2 for ask
+    the record). A record keeps all
     one point needs in adjacent memory: the cell centre rx, ry (the reference point), the number
     of candidates, whether they cover the whole cell (the last then needs no test), and per
     candidate in code order its unit, whether it covers the centre, its number of edges near the
@@ -89,6 +100,7 @@ class Tables:
     nj: int
     table: NDArray[np.int32]
     blob: NDArray[np.float64]
+    squares: NDArray[np.int32]
     # min_lon, min_lat, max_lon, max_lat holding every cell: points outside it are outside.
     box: NDArray[np.float64]
     # Whether the whole box lies on the face: points inside it then skip the nearest-face search.
@@ -243,7 +255,8 @@ def build_tables(
     values = np.asarray(values, dtype=np.int64).copy()
     boundary = values <= -2
     b = -2 - values[boundary]
-    values[boundary] = np.where(dominant[b] >= 0, dominant[b] + _DOMINANT, -2 - starts[b])
+    squares, square_base = _squares(frame_, bi, bj, blob, starts, dominant < 0)
+    values[boundary] = np.where(dominant[b] >= 0, dominant[b] + _DOMINANT, -2 - square_base[b])
     table = np.full(ni * nj, -1, dtype=np.int32)
     table[slot] = values
     rim = np.flatnonzero(dominant >= 0)
@@ -258,6 +271,7 @@ def build_tables(
         nj=nj,
         table=table,
         blob=blob,
+        squares=squares,
         box=box,
         box_on_face=_box_on_face(face, box),
         rim_slots=np.ascontiguousarray(rim_slots[order]),
@@ -271,7 +285,7 @@ def locate(tables: Tables, lon: NDArray[np.float64], lat: NDArray[np.float64]) -
     t = tables
     _locate_kernel(
         lon, lat, face_centres(), t.frame.face, t.frame.vectors, t.i0, t.j0, t.ni, t.nj, t.table,
-        t.blob, t.box, t.box_on_face, t.rim_slots, t.rim_records, out,
+        t.blob, t.squares, t.box, t.box_on_face, t.rim_slots, t.rim_records, out,
     )  # fmt: skip
     return out
 
@@ -427,6 +441,58 @@ def _records(
     return blob, cell_start, dominant
 
 
+def _squares(
+    frame_: Frame,
+    bi: NDArray[np.int64],
+    bj: NDArray[np.int64],
+    blob: NDArray[np.float64],
+    starts: NDArray[np.int64],
+    needed: NDArray[np.bool_],
+) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
+    """Answer the squares of the ``needed`` boundary cells (see Tables) from their records.
+
+    A square answers when its centre lies well inside the cell and no edge of the record comes
+    within its lon/lat circumradius (estimated from the cell's outline, times _SUB_SAFETY): all
+    its points then share the centre's answer, which the record decides exactly. Returns the
+    squares array and each cell's base in it (-1 where not needed).
+    """
+    cells = np.flatnonzero(needed)
+    base = np.full(bi.size, -1, dtype=np.int64)
+    per_cell = 1 + _SUB_NX * _SUB_NY
+    base[cells] = np.arange(cells.size, dtype=np.int64) * per_cell
+    squares = np.full(cells.size * per_cell, -2, dtype=np.int32)
+    if cells.size == 0:
+        return squares, base
+    squares[base[cells]] = starts[cells]
+    sx, sy = np.meshgrid(np.arange(_SUB_NX), np.arange(_SUB_NY), indexing="ij")
+    dx = (-0.5 + (sx.ravel() + 0.5) * _SUB)[None, :]
+    dy = (-_SUB_Y0 + (sy.ravel() + 0.5) * _SUB)[None, :]
+    ci, cj = bi[cells], bj[cells]
+    lon, lat = unproject(frame_, (ci - 0.5 * cj)[:, None] + dx, (cj * _SQRT3_2)[:, None] + dy)
+    # The square's centre must lie inside the cell, so that the record can decide it (its
+    # points outside the cell never come to this record).
+    limit = 0.5 - 1e-3
+    inside = (
+        (np.abs(dx) <= limit)
+        & (np.abs(0.5 * dx + _SQRT3_2 * dy) <= limit)
+        & (np.abs(0.5 * dx - _SQRT3_2 * dy) <= limit)
+    )
+    # Degrees per lattice unit: the farthest outline corner from the centre, over 1/√3.
+    corner_lon, corner_lat = _corners(frame_, ci, cj, 0.5)
+    centre_lon, centre_lat = unproject(frame_, ci - 0.5 * cj, cj * _SQRT3_2)
+    stretch = np.hypot(corner_lon - centre_lon[:, None], corner_lat - centre_lat[:, None]).max(
+        axis=1
+    ) * math.sqrt(3.0)
+    radius = stretch * _SUB * math.sqrt(0.5) * _SUB_SAFETY
+    answers = np.empty(lon.shape, dtype=np.int32)
+    _squares_kernel(
+        blob, starts[cells], np.ascontiguousarray(lon), np.ascontiguousarray(lat),
+        np.ascontiguousarray(np.broadcast_to(inside, lon.shape)), radius, answers,
+    )  # fmt: skip
+    squares.reshape(cells.size, per_cell)[:, 1:] = answers
+    return squares, base
+
+
 def _offsets_in_group(
     sizes: NDArray[np.int64], group_counts: NDArray[np.int64]
 ) -> NDArray[np.int64]:
@@ -564,6 +630,39 @@ def _decide(blob, at: int, px: float, py: float) -> int:
     return -1
 
 
+@numba.njit(cache=True, inline="always")
+def _clear(blob, at: int, px: float, py: float, radius: float) -> bool:
+    """Whether no edge of the record at ``blob[at]`` comes within ``radius`` of the point."""
+    candidates = int(blob[at + 2])
+    at += 4
+    r2 = radius * radius
+    for _ in range(candidates):
+        edges = int(blob[at + 2])
+        at += 3
+        for _ in range(edges):
+            ax, ay, bx, by = blob[at], blob[at + 1], blob[at + 2], blob[at + 3]
+            at += 5
+            ex, ey = bx - ax, by - ay
+            length2 = ex * ex + ey * ey
+            t = 0.0 if length2 == 0.0 else ((px - ax) * ex + (py - ay) * ey) / length2
+            t = min(max(t, 0.0), 1.0)
+            qx, qy = ax + t * ex - px, ay + t * ey - py
+            if qx * qx + qy * qy <= r2:
+                return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _squares_kernel(blob, starts, lon, lat, inside, radius, out):
+    for c in range(lon.shape[0]):
+        for s in range(lon.shape[1]):
+            out[c, s] = -2
+            if inside[c, s] and _clear(blob, starts[c], lon[c, s], lat[c, s], radius[c]):
+                answer = _decide(blob, starts[c], lon[c, s], lat[c, s])
+                if answer != UNSURE:
+                    out[c, s] = answer
+
+
 @numba.njit(cache=True, nogil=True)
 def _locate_kernel(
     lon,
@@ -577,6 +676,7 @@ def _locate_kernel(
     nj,
     table,
     blob,
+    squares,
     box,
     box_on_face,
     rim_slots,
@@ -612,4 +712,12 @@ def _locate_kernel(
         elif value >= -1:
             out[n] = value
         else:
-            out[n] = _decide(blob, -2 - value, px, py)
+            base = -2 - value
+            fx = x - (i - 0.5 * j) + 0.5
+            fy = y - j * _SQRT3_2 + _SUB_Y0
+            answer = -2
+            if fx >= 0.0 and fy >= 0.0:
+                qx, qy = int(fx * (1.0 / _SUB)), int(fy * (1.0 / _SUB))
+                if qx < _SUB_NX and qy < _SUB_NY:
+                    answer = squares[base + 1 + qx * _SUB_NY + qy]
+            out[n] = answer if answer >= -1 else _decide(blob, squares[base], px, py)
