@@ -6,9 +6,12 @@ every H3 cell is *interior* (certainly inside exactly one unit: that unit is the
 *boundary* (it touches several units or the outside: its candidate units are kept, in code order).
 Cells are classified with a safety margin (default 1 m): a cell is interior only if it lies inside
 the unit shrunk by the margin, and its candidates are the units that, grown by the margin, touch
-it. Locating N points computes their cells in one vectorized call, sorts them, probes the sorted
-table with ``searchsorted``, and runs an exact prepared-geometry test only for points in boundary
-cells. Answers equal shapely's ``covers`` on every point, edges and vertices included.
+it. Locating N points runs one compiled pass over them on H3's face lattice (``gridmap.lattice``:
+the cell as (face, i, j), a dense table, filtered orientation counts for boundary cells), with
+GEOS deciding the few points the kernel cannot certify; a layer the lattice cannot hold (two
+faces, coarse resolutions) computes cells with h3ronpy, probes the sorted table with
+``searchsorted`` and runs an exact prepared-geometry test for points in boundary cells. Answers
+equal shapely's ``covers`` on every point, edges and vertices included.
 
 On a shared edge or vertex a point is covered by several units of a level: the lower code wins,
 and ``near_boundary`` tells the caller to confirm with the user. The index persists as rows
