@@ -58,7 +58,9 @@ _SUB_Y0 = 0.625  # the squares span x in [-0.5, 0.5), y in [-0.625, 0.625)
 # stretch in six directions 60° apart underestimates it by at most 1/cos 30° = 1.155).
 _SUB_SAFETY = 1.25
 # Cells are grown by this share of their size when collecting the edges that may cross them.
-_GROWTH = 1e-3
+_GROWTH = 1e-2
+# The Earth's polar radius (metres): the smallest, so bounds on bowing stay conservative.
+_EARTH_MIN_RADIUS_M = 6_356_752.0
 # H3's resolution-0 gnomonic unit length, 1/φ² (RES0_U_GNOMONIC).
 _RES0_U_GNOMONIC = (3.0 - math.sqrt(5.0)) / 2.0
 # Shewchuk's ccwerrboundA: a filtered 2-D orientation is certain beyond this relative bound.
@@ -88,7 +90,7 @@ class Tables:
     and ``squares[s + 1 :][:80]`` answer its 8 × 10 squares (a unit, -1 for none, -2 for ask
     the record). A record keeps all
     one point needs in adjacent memory: the cell centre rx, ry (the reference point), the number
-    of candidates, whether they cover the whole cell (the last then needs no test), and per
+    of candidates, and per
     candidate in code order its unit, whether it covers the centre, its number of edges near the
     cell and those edges as ax, ay, bx, by and the certain side of the centre (0 if unknown).
     """
@@ -245,6 +247,9 @@ def build_tables(
     ni, nj = int(i.max()) - i0 + 1, int(j.max()) - j0 + 1
     if ni * nj > MAX_TABLE_SLOTS:
         return None
+    box = _cell_box(frame_, i, j, resolution)
+    if box is None:
+        return None
     slot = (i - i0) * nj + (j - j0)
     bi, bj = cell_ij(frame_, boundary_cells)
     blob, starts, dominant = _records(
@@ -262,7 +267,6 @@ def build_tables(
     rim = np.flatnonzero(dominant >= 0)
     rim_slots = (bi[rim] - i0) * nj + (bj[rim] - j0)
     order = np.argsort(rim_slots)
-    box = _cell_box(frame_, i, j)
     return Tables(
         frame=frame_,
         i0=i0,
@@ -327,9 +331,25 @@ def _corners(
     return unproject(frame_, x, y)
 
 
-def _cell_box(frame_: Frame, i: NDArray[np.int64], j: NDArray[np.int64]) -> NDArray[np.float64]:
-    """A lon/lat box holding every cell: their hexagons' vertices, grown by a tenth of a cell."""
+def _cell_box(
+    frame_: Frame, i: NDArray[np.int64], j: NDArray[np.int64], resolution: int
+) -> NDArray[np.float64] | None:
+    """A lon/lat box holding every cell (their hexagons, grown by a tenth of a cell), or None
+    where the cells' straight lon/lat outlines cannot stand for their true edges.
+
+    That is the case across the antimeridian (outlines wrap) and towards the poles: a cell edge
+    of length L at latitude φ bows away from its straight lon/lat chord by about
+    L² tan φ / 8R, which must stay well inside the margins the tables are built with.
+    """
     lon, lat = _corners(frame_, i, j, 0.5)
+    centre_lon = (lon.max(axis=1) + lon.min(axis=1)) / 2
+    if np.ptp(lon, axis=1).max() > 90.0 or np.abs(lon - centre_lon[:, None]).max() > 90.0:
+        return None  # a hexagon's corners wrap around the antimeridian
+    edge = 1.5 * h3_int.average_hexagon_edge_length(resolution, unit="m")
+    bow = edge**2 * math.tan(math.radians(min(np.abs(lat).max(), 89.9))) / (8 * _EARTH_MIN_RADIUS_M)
+    margin = min(0.5 * _GROWTH, _RIM / 2) * math.sqrt(3.0) * edge / 3.0
+    if bow > margin / 4:
+        return None
     pad = 0.1 * max(np.ptp(lon, axis=1).max(), np.ptp(lat, axis=1).max())
     return np.array([lon.min() - pad, lat.min() - pad, lon.max() + pad, lat.max() + pad])
 
@@ -410,20 +430,15 @@ def _records(
     by_entry = np.argsort(entry, kind="stable")
     entry, edge_idx, cell_idx = entry[by_entry], edge_idx[by_entry], cell_idx[by_entry]
     edges_per_entry = np.bincount(entry, minlength=keys.size)
-    # The whole cell lies in the layer: a point in none of the first candidates is in the last.
-    union = shapely.union_all(geoms)
-    shapely.prepare(union)
-    whole = shapely.covers(union, outlines)
-    # Record sizes: 4 header values per cell, 3 per candidate, 5 per edge.
+    # Record sizes: 3 header values per cell, 3 per candidate, 5 per edge.
     entry_size = 3 + 5 * edges_per_entry
-    cell_size = 4 + np.bincount(cand_cell, weights=entry_size, minlength=n_cells).astype(np.int64)
+    cell_size = 3 + np.bincount(cand_cell, weights=entry_size, minlength=n_cells).astype(np.int64)
     cell_start = np.concatenate([[0], np.cumsum(cell_size)[:-1]]).astype(np.int64)
-    entry_start = cell_start[cand_cell] + 4 + _offsets_in_group(entry_size, counts)
+    entry_start = cell_start[cand_cell] + 3 + _offsets_in_group(entry_size, counts)
     blob = np.zeros(int(cell_size.sum()))
     blob[cell_start] = rx
     blob[cell_start + 1] = ry
     blob[cell_start + 2] = counts
-    blob[cell_start + 3] = whole
     blob[entry_start] = units
     blob[entry_start + 1] = cand_inside
     blob[entry_start + 2] = edges_per_entry
@@ -602,12 +617,9 @@ def _decide(blob, at: int, px: float, py: float) -> int:
     """Decide a point of a boundary cell from the cell's record at ``blob[at]``."""
     rx, ry = blob[at], blob[at + 1]
     candidates = int(blob[at + 2])
-    last_free = blob[at + 3] != 0.0
-    at += 4
-    for c in range(candidates):
+    at += 3
+    for _ in range(candidates):
         unit = int(blob[at])
-        if last_free and c == candidates - 1:
-            return unit
         inside = blob[at + 1] != 0.0
         edges = int(blob[at + 2])
         at += 3
@@ -634,7 +646,7 @@ def _decide(blob, at: int, px: float, py: float) -> int:
 def _clear(blob, at: int, px: float, py: float, radius: float) -> bool:
     """Whether no edge of the record at ``blob[at]`` comes within ``radius`` of the point."""
     candidates = int(blob[at + 2])
-    at += 4
+    at += 3
     r2 = radius * radius
     for _ in range(candidates):
         edges = int(blob[at + 2])

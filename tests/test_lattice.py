@@ -186,3 +186,72 @@ def test_an_empty_layer_has_no_tables() -> None:
         )
         is None
     )
+
+
+def test_a_hairline_gap_between_units_stays_outside() -> None:
+    """A T-junction: A's edge carries two extra vertices rounded off B's straight edge, leaving
+    an ulp-wide gap that GEOS's union closes. Points in it are in no unit (found by review)."""
+    p = (-156.690162027079, -6.06350855438621)
+    q = (-156.69051664148722, -6.063937479847149)
+    a = shapely.Polygon(
+        [
+            q,
+            (-156.6903984366845, -6.063794504693503),
+            (-156.69028023188173, -6.0636515295398565),
+            p,
+            (-156.68771563417545, -6.064745208791917),
+            (-156.68771563417545, -6.0659998452572665),
+            (-156.69033202131985, -6.0659998452572665),
+        ]
+    )
+    b = shapely.Polygon(
+        [
+            p,
+            q,
+            (-156.69138372528172, -6.063859340166931),
+            (-156.69138372528172, -6.0623522924250475),
+            (-156.6902856585338, -6.0623522924250475),
+        ]
+    )
+    codes, geoms = ["513401001001", "513401001002"], [a, b]
+    t = np.random.default_rng(0).uniform(0, 1, 20_000)
+    lon = np.append(p[0] + t * (q[0] - p[0]), -156.69019706191835)
+    lat = np.append(p[1] + t * (q[1] - p[1]), -6.063550930934573)
+    reference = lookup.reference_locate(codes, geoms, lon, lat)
+    assert reference[-1] == -1  # the gap point
+    for resolution in (12, 13):
+        index = lookup.build_locator(codes, geoms, resolution=resolution)
+        assert lookup._lattice(index) is not None
+        assert_array_equal(lookup.locate(index, lon, lat), reference)
+
+
+@pytest.mark.parametrize(
+    ("boxes", "resolution"),
+    [
+        ([(179.0, -17.0, 179.995, -16.0), (178.0, -17.0, 179.0, -16.0)], 7),  # near lon 180
+        ([(-180.0, 89.9, 0.0, 90.0), (0.0, 89.9, 180.0, 90.0)], 7),  # the north pole
+        ([(10.0, 60.0, 11.0, 61.0), (11.0, 60.0, 12.0, 61.0)], 5),  # coarse cells, high up
+    ],
+)
+def test_where_straight_outlines_fail_the_h3_path_stays(boxes: list, resolution: int) -> None:
+    """Across the antimeridian or near a pole, straight lon/lat outlines are not the cells'
+    edges: the lattice is refused and answers stay exact (found by review)."""
+    codes = [f"51340100100{k}" for k in range(len(boxes))]
+    geoms = [shapely.box(*b) for b in boxes]
+    index = lookup.build_locator(codes, geoms, resolution=resolution)
+    assert lookup._lattice(index) is None
+    x0, y0, x1, y1 = shapely.total_bounds(geoms)
+    rng = np.random.default_rng(5)
+    lon = rng.uniform(max(x0 - 0.01, -180.0), min(x1 + 0.01, 180.0), 5000)
+    lat = rng.uniform(y0 - 0.01, min(y1 + 0.01, 90.0), 5000)
+    assert_array_equal(
+        lookup.locate(index, lon, lat), lookup.reference_locate(codes, geoms, lon, lat)
+    )
+
+
+def test_heilongjiang_and_the_county_layer_keep_the_lattice() -> None:
+    """The refusals above leave every Chinese county on the lattice, at 53°N too."""
+    box = shapely.box(124.0, 52.9, 124.05, 52.95)
+    for resolution in (7, 10):
+        index = lookup.build_locator(["231100"], [box], resolution=resolution)
+        assert lookup._lattice(index) is not None
