@@ -40,8 +40,8 @@ from h3ronpy import vector as h3v
 
 # A point the filtered orientation tests could not decide; the caller asks GEOS.
 UNSURE = -3
-# Coarser resolutions keep the H3-index path: there the straight lon/lat outlines of cells stray
-# from the true (great-circle) ones by more than the margins below allow for.
+# Coarser resolutions keep the H3-index path (build_tables also refuses any layer whose cells'
+# straight lon/lat outlines stray from their true, great-circle edges beyond its margins).
 MIN_RESOLUTION = 5
 # The lattice table is dense: refuse boxes above this many (i, j) slots (64 MB of int32).
 MAX_TABLE_SLOTS = 16_000_000
@@ -174,7 +174,14 @@ def cell_ij(
     frame_: Frame, cells: NDArray[np.uint64]
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Lattice (i, j) of H3 cells on ``frame_``: their centres projected and rounded."""
-    x, y = project(frame_, *_centres(cells))
+    return _centre_ij(frame_, *_centres(cells))
+
+
+def _centre_ij(
+    frame_: Frame, lon: NDArray[np.float64], lat: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Lattice (i, j) of cells from their centres' lon, lat."""
+    x, y = project(frame_, lon, lat)
     i, j = np.empty(x.size, dtype=np.int64), np.empty(x.size, dtype=np.int64)
     _round_many(x, y, i, j)
     if x.size and np.hypot(x - (i - 0.5 * j), y - j * _SQRT3_2).max() > 1e-6:
@@ -242,12 +249,13 @@ def build_tables(
     if face is None:
         return None
     frame_ = frame(face, resolution)
-    i, j = cell_ij(frame_, cells)
+    centre_lon, centre_lat = _centres(cells)
+    i, j = _centre_ij(frame_, centre_lon, centre_lat)
     i0, j0 = int(i.min()), int(j.min())
     ni, nj = int(i.max()) - i0 + 1, int(j.max()) - j0 + 1
     if ni * nj > MAX_TABLE_SLOTS:
         return None
-    box = _cell_box(frame_, i, j, resolution)
+    box = _cell_box(frame_, i, j, centre_lon, centre_lat, resolution)
     if box is None:
         return None
     slot = (i - i0) * nj + (j - j0)
@@ -332,26 +340,37 @@ def _corners(
 
 
 def _cell_box(
-    frame_: Frame, i: NDArray[np.int64], j: NDArray[np.int64], resolution: int
+    frame_: Frame,
+    i: NDArray[np.int64],
+    j: NDArray[np.int64],
+    lon: NDArray[np.float64],
+    lat: NDArray[np.float64],
+    resolution: int,
 ) -> NDArray[np.float64] | None:
-    """A lon/lat box holding every cell (their hexagons, grown by a tenth of a cell), or None
-    where the cells' straight lon/lat outlines cannot stand for their true edges.
+    """A lon/lat box holding every cell, or None where the cells' straight lon/lat outlines
+    cannot stand for their true edges.
 
-    That is the case across the antimeridian (outlines wrap) and towards the poles: a cell edge
-    of length L at latitude φ bows away from its straight lon/lat chord by about
-    L² tan φ / 8R, which must stay well inside the margins the tables are built with.
+    The box is the cell centres' grown by the reach of the outermost cells' corners (and a
+    tenth more). Outlines fail across the antimeridian (they wrap) and towards the poles: a
+    cell edge of length L at latitude φ bows from its straight chord by about L² tan φ / 8R,
+    which must stay well inside the margins the tables are built with.
     """
-    lon, lat = _corners(frame_, i, j, 0.5)
-    centre_lon = (lon.max(axis=1) + lon.min(axis=1)) / 2
-    if np.ptp(lon, axis=1).max() > 90.0 or np.abs(lon - centre_lon[:, None]).max() > 90.0:
-        return None  # a hexagon's corners wrap around the antimeridian
+    extreme = np.unique([lon.argmin(), lon.argmax(), lat.argmin(), lat.argmax()])
+    corner_lon, corner_lat = _corners(frame_, i[extreme], j[extreme], 0.5)
+    reach = 1.1 * max(
+        np.abs(corner_lon - lon[extreme, None]).max(), np.abs(corner_lat - lat[extreme, None]).max()
+    )
+    low_lon, low_lat = lon.min() - reach, lat.min() - reach
+    high_lon, high_lat = lon.max() + reach, lat.max() + reach
+    if reach > 10.0 or low_lon <= -180.0 or high_lon >= 180.0:
+        return None  # outlines wrap around the antimeridian
+    widest = min(max(abs(low_lat), abs(high_lat)), 89.9)
     edge = 1.5 * h3_int.average_hexagon_edge_length(resolution, unit="m")
-    bow = edge**2 * math.tan(math.radians(min(np.abs(lat).max(), 89.9))) / (8 * _EARTH_MIN_RADIUS_M)
+    bow = edge**2 * math.tan(math.radians(widest)) / (8 * _EARTH_MIN_RADIUS_M)
     margin = min(0.5 * _GROWTH, _RIM / 2) * math.sqrt(3.0) * edge / 3.0
     if bow > margin / 4:
         return None
-    pad = 0.1 * max(np.ptp(lon, axis=1).max(), np.ptp(lat, axis=1).max())
-    return np.array([lon.min() - pad, lat.min() - pad, lon.max() + pad, lat.max() + pad])
+    return np.array([low_lon, low_lat, high_lon, high_lat])
 
 
 def _box_on_face(face: int, box: NDArray[np.float64], samples: int = 256) -> bool:

@@ -125,6 +125,9 @@ def locate_point(
 # d metres span at most d / (this * cos(lat)) degrees in any direction, so margins stay safe.
 _MIN_M_PER_DEG = 6_335_439.0 * np.pi / 180.0
 _WGS84_A = 6_378_137.0
+_POLAR_RADIUS_M = 6_356_752.0
+# Layers are indexed up to this latitude (degrees); beyond it build_locator refuses them.
+_MAX_ABS_LAT = 85.0
 _WGS84_E2 = 0.00669437999014
 # GEOS returns an EMPTY polygon when asked to grow one by about 1e-15 degrees: keep margins sane.
 _MIN_MARGIN_M = 0.01
@@ -198,7 +201,9 @@ def build_locator(
     Units are ordered by code; answers index the sorted ``codes``. ``margin_m`` guards the
     classification against rounding in H3's cell outlines: a cell is interior to a unit only if
     it lies inside the unit shrunk by the margin, and its candidates are the units that touch it
-    once grown by the margin.
+    once grown by the margin. The margin grows to four times the most a cell's true edge bows
+    away from its straight lon/lat outline (coarse cells far from the equator); layers reaching
+    beyond ±85° latitude are refused, as there the outlines stop standing for the cells.
 
     >>> import shapely
     >>> west = shapely.box(102.20, 27.80, 102.21, 27.81)
@@ -213,7 +218,7 @@ def build_locator(
     _check_resolution(resolution)
     if not (np.isfinite(margin_m) and margin_m >= _MIN_MARGIN_M):
         raise ValueError(f"margin_m must be at least {_MIN_MARGIN_M} m, got {margin_m!r}")
-    margin_deg = _margin_deg(geoms_arr, margin_m)
+    margin_deg = _margin_deg(geoms_arr, max(margin_m, 4.0 * _bow_m(geoms_arr, resolution)))
     grown = shapely.buffer(geoms_arr, margin_deg)
     shrunk = shapely.buffer(geoms_arr, -margin_deg)
     # The two fills are independent and h3ronpy releases the GIL: run them side by side.
@@ -461,6 +466,26 @@ def _check_resolution(resolution: int) -> None:
     """Refuse resolutions H3 does not have."""
     if not 0 <= resolution <= 15:
         raise ValueError(f"H3 resolution must lie in 0..15, got {resolution!r}")
+
+
+def _bow_m(geoms: NDArray[np.object_], resolution: int) -> float:
+    """The most (metres) a cell edge of the layer bows from its straight lon/lat outline.
+
+    An edge of length L at latitude φ is a great-circle arc: it leaves the straight lon/lat
+    chord by about L² tan φ / 8R. L is taken as 1.5 times h3's average edge at the resolution.
+    Raises InvalidGeometryError for layers beyond ±_MAX_ABS_LAT.
+    """
+    if len(geoms) == 0:
+        return 0.0
+    _, min_lat, _, max_lat = shapely.total_bounds(geoms)
+    widest = max(abs(min_lat), abs(max_lat))
+    if widest > _MAX_ABS_LAT:
+        raise InvalidGeometryError(
+            f"the layer reaches latitude {widest:.3f}°: lookups cover |latitude| <= "
+            f"{_MAX_ABS_LAT:g}°, beyond which lon/lat outlines no longer stand for H3 cells"
+        )
+    edge = 1.5 * h3_int.average_hexagon_edge_length(resolution, unit="m")
+    return edge**2 * math.tan(math.radians(widest)) / (8.0 * _POLAR_RADIUS_M)
 
 
 def _margin_deg(geoms: NDArray[np.object_], margin_m: float) -> float:
