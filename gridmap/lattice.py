@@ -219,12 +219,27 @@ def face_of(cells: NDArray[np.uint64], resolution: int) -> int | None:
     """
     lon, lat = _centres(cells)
     p = _unit_vectors(np.radians(lat), np.radians(lon))
+    face = int(np.bincount(np.argmax(p @ face_centres().T, axis=1), minlength=20).argmax())
+    radius = 2.0 * h3_int.average_hexagon_edge_length(resolution, unit="km") / 6371.0
+    return face if bool((_lead(p, face) > 2.0 * radius + 1e-9).all()) else None
+
+
+def bow_m(resolution: int, latitude: float) -> float:
+    """How far (metres) a cell edge at ``latitude`` may bow from its straight lon/lat chord.
+
+    H3 cell edges are great-circle arcs: an edge of length L at latitude φ leaves the chord by
+    about L² tan φ / 8R. L is taken as 1.5 times h3's average edge at the resolution.
+    """
+    edge = 1.5 * h3_int.average_hexagon_edge_length(resolution, unit="m")
+    return edge**2 * math.tan(math.radians(min(abs(latitude), 89.9))) / (8 * _EARTH_MIN_RADIUS_M)
+
+
+def _lead(p: NDArray[np.float64], face: int) -> NDArray[np.float64]:
+    """How much nearer (dot product) each unit vector is to ``face``'s centre than to others'."""
     dots = p @ face_centres().T
-    face = int(np.bincount(np.argmax(dots, axis=1), minlength=20).argmax())
     home = dots[:, face].copy()
     dots[:, face] = -np.inf
-    radius = 2.0 * h3_int.average_hexagon_edge_length(resolution, unit="km") / 6371.0
-    return face if bool((home - dots.max(axis=1) > 2.0 * radius + 1e-9).all()) else None
+    return home - dots.max(axis=1)
 
 
 def build_tables(
@@ -352,8 +367,8 @@ def _cell_box(
 
     The box is the cell centres' grown by the reach of the outermost cells' corners (and a
     tenth more). Outlines fail across the antimeridian (they wrap) and towards the poles: a
-    cell edge of length L at latitude φ bows from its straight chord by about L² tan φ / 8R,
-    which must stay well inside the margins the tables are built with.
+    cell edge bows from its straight chord (``bow_m``), which must stay well inside the margins
+    the tables are built with.
     """
     extreme = np.unique([lon.argmin(), lon.argmax(), lat.argmin(), lat.argmax()])
     corner_lon, corner_lat = _corners(frame_, i[extreme], j[extreme], 0.5)
@@ -364,11 +379,9 @@ def _cell_box(
     high_lon, high_lat = lon.max() + reach, lat.max() + reach
     if reach > 10.0 or low_lon <= -180.0 or high_lon >= 180.0:
         return None  # outlines wrap around the antimeridian
-    widest = min(max(abs(low_lat), abs(high_lat)), 89.9)
-    edge = 1.5 * h3_int.average_hexagon_edge_length(resolution, unit="m")
-    bow = edge**2 * math.tan(math.radians(widest)) / (8 * _EARTH_MIN_RADIUS_M)
-    margin = min(0.5 * _GROWTH, _RIM / 2) * math.sqrt(3.0) * edge / 3.0
-    if bow > margin / 4:
+    edge = h3_int.average_hexagon_edge_length(resolution, unit="m") / 2.0  # a short one
+    margin = min(0.5 * _GROWTH, _RIM / 2) * math.sqrt(3.0) * edge
+    if bow_m(resolution, max(abs(low_lat), abs(high_lat))) > margin / 4:
         return None
     return np.array([low_lon, low_lat, high_lon, high_lat])
 
@@ -390,11 +403,9 @@ def _box_on_face(face: int, box: NDArray[np.float64], samples: int = 256) -> boo
         [np.full(samples, min_lat), np.full(samples, max_lat)]
         + [min_lat + t * (max_lat - min_lat)] * 2
     )
-    dots = _unit_vectors(np.radians(lat), np.radians(lon)) @ face_centres().T
-    home = dots[:, face].copy()
-    dots[:, face] = -np.inf
+    lead = _lead(_unit_vectors(np.radians(lat), np.radians(lon)), face)
     step = np.radians(max(max_lon - min_lon, max_lat - min_lat)) / (samples - 1)
-    return bool((home - dots.max(axis=1) > 2.0 * step + 1e-9).all())
+    return bool((lead > 2.0 * step + 1e-9).all())
 
 
 def _records(

@@ -125,7 +125,6 @@ def locate_point(
 # d metres span at most d / (this * cos(lat)) degrees in any direction, so margins stay safe.
 _MIN_M_PER_DEG = 6_335_439.0 * np.pi / 180.0
 _WGS84_A = 6_378_137.0
-_POLAR_RADIUS_M = 6_356_752.0
 # Layers are indexed up to this latitude (degrees); beyond it build_locator refuses them.
 _MAX_ABS_LAT = 85.0
 _WGS84_E2 = 0.00669437999014
@@ -469,10 +468,8 @@ def _check_resolution(resolution: int) -> None:
 
 
 def _bow_m(geoms: NDArray[np.object_], resolution: int) -> float:
-    """The most (metres) a cell edge of the layer bows from its straight lon/lat outline.
+    """The most (metres) a cell edge over the layer bows from its straight lon/lat outline.
 
-    An edge of length L at latitude φ is a great-circle arc: it leaves the straight lon/lat
-    chord by about L² tan φ / 8R. L is taken as 1.5 times h3's average edge at the resolution.
     Raises InvalidGeometryError for layers beyond ±_MAX_ABS_LAT.
     """
     if len(geoms) == 0:
@@ -484,8 +481,7 @@ def _bow_m(geoms: NDArray[np.object_], resolution: int) -> float:
             f"the layer reaches latitude {widest:.3f}°: lookups cover |latitude| <= "
             f"{_MAX_ABS_LAT:g}°, beyond which lon/lat outlines no longer stand for H3 cells"
         )
-    edge = 1.5 * h3_int.average_hexagon_edge_length(resolution, unit="m")
-    return edge**2 * math.tan(math.radians(widest)) / (8.0 * _POLAR_RADIUS_M)
+    return lattice.bow_m(resolution, widest)
 
 
 def _margin_deg(geoms: NDArray[np.object_], margin_m: float) -> float:
