@@ -19,8 +19,8 @@ through Shewchuk's error filter; a point whose test the filter cannot certify (o
 rounding of an edge or vertex) comes back ``UNSURE`` for GEOS to decide, so answers stay exactly
 shapely's ``covers``.
 
-The face constants are read off h3 itself at first use (face centres from the base pentagons,
-each lattice's orientation from a neighbour of the face's centre cell).
+The face constants are read off h3 itself at first use (face centres from the face-centred base
+cells, each lattice's orientation from a neighbour of the face's centre cell).
 """
 
 from __future__ import annotations
@@ -88,11 +88,10 @@ class Tables:
     its rim, whose record is found through ``rim_slots``/``rim_records``; -1 for no cell; or
     -2 - s for any other boundary cell: ``squares[s]`` is where its record starts in ``blob``
     and ``squares[s + 1 :][:80]`` answer its 8 × 10 squares (a unit, -1 for none, -2 for ask
-    the record). A record keeps all
-    one point needs in adjacent memory: the cell centre rx, ry (the reference point), the number
-    of candidates, and per
-    candidate in code order its unit, whether it covers the centre, its number of edges near the
-    cell and those edges as ax, ay, bx, by and the certain side of the centre (0 if unknown).
+    the record). A record keeps all one point needs in adjacent memory: the cell centre rx, ry
+    (the reference point), the number of candidates, and per candidate in code order its unit,
+    whether it covers the centre, its number of edges near the cell and those edges as ax, ay,
+    bx, by with the certain side of the centre (0 if unknown).
     """
 
     frame: Frame
@@ -210,14 +209,14 @@ def unproject(
     return np.degrees(np.arctan2(t[..., 1], t[..., 0])), np.degrees(np.arcsin(t[..., 2]))
 
 
-def face_of(cells: NDArray[np.uint64], resolution: int) -> int | None:
-    """The face every cell lies well inside, or None when the cells reach another face.
+def face_of(lon: NDArray[np.float64], lat: NDArray[np.float64], resolution: int) -> int | None:
+    """The face that cells centred at lon, lat all lie well inside, or None when they reach
+    another face.
 
     A cell's vertices lie within its circumradius r of its centre, and moving a point by r
     changes its dot product with a face centre by at most r; so a centre nearer its face than
     any other by more than 2r (plus slack) keeps the whole cell on that face.
     """
-    lon, lat = _centres(cells)
     p = _unit_vectors(np.radians(lat), np.radians(lon))
     face = int(np.bincount(np.argmax(p @ face_centres().T, axis=1), minlength=20).argmax())
     radius = 2.0 * h3_int.average_hexagon_edge_length(resolution, unit="km") / 6371.0
@@ -260,11 +259,11 @@ def build_tables(
     """
     if cells.size == 0 or resolution < MIN_RESOLUTION or len(geoms) >= _DOMINANT:
         return None
-    face = face_of(cells, resolution)
+    centre_lon, centre_lat = _centres(cells)
+    face = face_of(centre_lon, centre_lat, resolution)
     if face is None:
         return None
     frame_ = frame(face, resolution)
-    centre_lon, centre_lat = _centres(cells)
     i, j = _centre_ij(frame_, centre_lon, centre_lat)
     i0, j0 = int(i.min()), int(j.min())
     ni, nj = int(i.max()) - i0 + 1, int(j.max()) - j0 + 1
@@ -274,15 +273,16 @@ def build_tables(
     if box is None:
         return None
     slot = (i - i0) * nj + (j - j0)
-    bi, bj = cell_ij(frame_, boundary_cells)
+    values = np.asarray(values, dtype=np.int64).copy()
+    boundary = values <= -2
+    b = -2 - values[boundary]
+    bi, bj = np.empty(boundary_cells.size, np.int64), np.empty(boundary_cells.size, np.int64)
+    bi[b], bj[b] = i[boundary], j[boundary]
     blob, starts, dominant = _records(
         frame_, geoms, bi, bj, boundary_offsets, np.asarray(boundary_units, dtype=np.int64)
     )
     if blob.size >= 2**31 - 2:  # pragma: no cover - a table value must reach every record
         return None
-    values = np.asarray(values, dtype=np.int64).copy()
-    boundary = values <= -2
-    b = -2 - values[boundary]
     squares, square_base = _squares(frame_, bi, bj, blob, starts, dominant < 0)
     values[boundary] = np.where(dominant[b] >= 0, dominant[b] + _DOMINANT, -2 - square_base[b])
     table = np.full(ni * nj, -1, dtype=np.int32)

@@ -125,9 +125,9 @@ def locate_point(
 # d metres span at most d / (this * cos(lat)) degrees in any direction, so margins stay safe.
 _MIN_M_PER_DEG = 6_335_439.0 * np.pi / 180.0
 _WGS84_A = 6_378_137.0
+_WGS84_E2 = 0.00669437999014
 # Layers are indexed up to this latitude (degrees); beyond it build_locator refuses them.
 _MAX_ABS_LAT = 85.0
-_WGS84_E2 = 0.00669437999014
 # GEOS returns an EMPTY polygon when asked to grow one by about 1e-15 degrees: keep margins sane.
 _MIN_MARGIN_M = 0.01
 # Ends the merged cell table so ``searchsorted`` never runs off it; no H3 index sets bit 63.
@@ -970,8 +970,9 @@ def _near_scalar(locator: Locator, lon: float, lat: float, unit: int, distance_m
 
 
 def warm(index: Index, near_boundary_m: float) -> None:
-    """Build the helpers that lookups otherwise make on first use (bounds, the near-boundary
-    reach tables), so the first request after a (re)load does not stall for ~0.1 s."""
+    """Build the helpers that lookups otherwise make on first use (bounds, the lattice tables,
+    the near-boundary reach tables), so the first request after a (re)load does not stall for
+    them (≈ 1 s per county of grids, on the loading thread)."""
     for locator in (index.counties, *index.leaves.values()):
         _ = locator.bounds
         _lattice(locator)
