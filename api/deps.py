@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import Depends, Query, Request, Response
@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from gridmap.errors import CoordinateOutOfRangeError
 from gridmap.lookup import Index
 from gridmap.settings import Settings
+from gridmap.vocabulary import InputCRS
 
 T = TypeVar("T")
-CRS = Literal["wgs84", "cgcs2000", "gcj02", "bd09"]
+CRS = InputCRS  # wgs84 | cgcs2000 | gcj02 | bd09
 MAX_INT = 2**31 - 1  # PostgreSQL integer (worker ids): larger numbers are refused, not a 500
 MAX_BIGINT = 2**63 - 1  # PostgreSQL bigint (incident ids, offsets)
 

@@ -19,8 +19,7 @@ from sqlalchemy.orm import Session
 
 from gridmap import db, workflow
 from gridmap.errors import InvalidInputError, NotFoundError
-
-CASE_TYPES = tuple(workflow.CASE_TYPE_ZH)
+from gridmap.vocabulary import OPEN_STAGES, CaseType, Tier
 
 
 def defaults() -> list[dict[str, Any]]:
@@ -57,17 +56,17 @@ def check(rows: Sequence[dict[str, Any]], known: set[str]) -> None:
             raise InvalidInputError(f"{where}: a 大类 has no parent_code")
         if parent and parent not in codes:
             raise InvalidInputError(f"{where}: parent {parent!r} does not exist")
-        if row.get("tier") not in workflow.TIERS:
-            raise InvalidInputError(f"{where}: tier must be one of {', '.join(workflow.TIERS)}")
-        if row.get("case_type") not in CASE_TYPES:
-            raise InvalidInputError(f"{where}: case_type must be one of {', '.join(CASE_TYPES)}")
+        if row.get("tier") not in Tier.values():
+            raise InvalidInputError(f"{where}: tier must be one of {', '.join(Tier)}")
+        if row.get("case_type") not in CaseType.values():
+            raise InvalidInputError(f"{where}: case_type must be one of {', '.join(CaseType)}")
         if not _hours(row.get("limit_hours")):
             raise InvalidInputError(f"{where}: limit_hours must be > 0 and at most a year")
         for stage, value in (row.get("stage_hours") or {}).items():
-            if stage not in workflow.OPEN_STAGES or not _hours(value):
+            if stage not in OPEN_STAGES or not _hours(value):
                 raise InvalidInputError(
                     f"{where}: stage_hours takes hours (> 0, at most a year) for "
-                    f"{', '.join(workflow.OPEN_STAGES)}"
+                    f"{', '.join(OPEN_STAGES)}"
                 )
         for name in ("name_zh", "name_en"):
             text = str(row.get(name, ""))
@@ -100,11 +99,11 @@ def _as_dict(category: Any) -> dict[str, Any]:
         "name_zh": category.name_zh,
         "name_en": category.name_en,
         "tier": category.tier,
-        "tier_zh": workflow.TIER_ZH[category.tier],
+        "tier_zh": Tier(category.tier).zh,
         "case_type": category.case_type,
-        "case_type_zh": workflow.CASE_TYPE_ZH[category.case_type],
+        "case_type_zh": CaseType(category.case_type).zh,
         "limit_hours": category.limit_hours,
-        "stage_hours": {s: round(limits.hours(s) or 0.0, 3) for s in workflow.OPEN_STAGES},
+        "stage_hours": {s.value: round(limits.hours(s) or 0.0, 3) for s in OPEN_STAGES},
         "active": category.active,
     }
 

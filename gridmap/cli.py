@@ -17,7 +17,7 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from gridmap import __version__, categories, db, grids, hierarchy, incidents, lookup, qa, synth
+from gridmap import __version__, categories, db, demo, grids, hierarchy, incidents, lookup, qa
 from gridmap.db import migrations
 from gridmap.errors import (
     DatabaseUnavailableError,
@@ -218,7 +218,7 @@ def locate_(
 
 
 @app.command("demo")
-def demo(
+def demo_(
     county: Annotated[
         str, typer.Option(help="county to fill with a synthetic hierarchy")
     ] = "513401",
@@ -236,10 +236,7 @@ def demo(
         raise ImportFileError(f"no bundled boundaries matching {prefix}*.geojson in {boundaries}")
     summary: dict[str, Any] = {"url": url}
     with transaction(settings) as session:
-        imported = hierarchy.import_files(session, files, level="county", crs_name="gcj02")
-        summary["import"] = imported.to_dict()
-        if imported.generation is not None:
-            lookup.rebuild_index(session, imported.counties, resolution=settings.h3_resolution)
+        summary["import"] = demo.load_counties(session, files, resolution=settings.h3_resolution)
     if len(county) == 4:  # a prefecture: every loaded county under it, one transaction each
         with transaction(settings) as session:
             targets = [
@@ -254,28 +251,24 @@ def demo(
 
 def _demo_county(settings: Settings, county: str, seed: int) -> dict[str, Any]:
     """Synthesize one county, draw its grids and index them, unless this seed is loaded."""
+    resolution = settings.h3_resolution
     with transaction(settings) as session:
-        if synth.is_loaded(session, county, seed=seed):
+        if demo.is_loaded(session, county, seed=seed):
             summary: dict[str, Any] = {
                 "synthetic": {"county_code": county, "seed": seed, "already_loaded": True}
             }
         else:
             console.print(f"synthesizing {county} (seed {seed}) and drawing its grids…")
             started = time.perf_counter()
-            made = synth.load_county(session, county, seed=seed)
-            drawn = grids.generate_for_county(
-                session, county, **_rules(settings, county), resolution=settings.h3_resolution
+            rules = _rules(settings, county)
+            summary = demo.load_synthetic_county(
+                session, county, seed=seed, rules=rules, resolution=resolution
             )
-            index = lookup.rebuild_index(session, county, resolution=settings.h3_resolution)
-            made["seconds"] = round(time.perf_counter() - started, 1)
-            summary = {"synthetic": made, "grids": drawn, "index": index}
+            summary["synthetic"]["seconds"] = round(time.perf_counter() - started, 1)
     with transaction(settings) as session:
-        if not db.workers.search(session, db.scope.EVERYTHING, county=county, limit=1)[0]:
+        if not demo.has_people(session, county):
             console.print(f"adding grid workers and sample incidents to {county}…")
-            summary["workers"] = synth.load_workers(session, county, seed=seed)
-            index = lookup.load_index(session, resolution=settings.h3_resolution)
-            summary["incidents"] = synth.load_incidents(session, index, county, seed=seed)
-            summary["tracks"] = synth.load_tracks(session, county, seed=seed)
+            summary.update(demo.load_people(session, county, seed=seed, resolution=resolution))
     return summary
 
 

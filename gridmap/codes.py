@@ -9,50 +9,26 @@ community codes.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 from numpy.typing import NDArray
 
 from gridmap.errors import InvalidCodeError
+from gridmap.vocabulary import Level, UnitKind
 
-Level = Literal["county", "township", "village", "grid"]
-LEVELS: tuple[Level, ...] = ("county", "township", "village", "grid")
-CODE_LENGTH: dict[str, int] = {"county": 6, "township": 9, "village": 12, "grid": 15}
-LEVEL_BY_LENGTH: dict[int, Level] = {6: "county", 9: "township", 12: "village", 15: "grid"}
-LEVEL_NAMES_ZH: dict[str, str] = {
-    "county": "县级",
-    "township": "乡级",
-    "village": "村级",
-    "grid": "网格",
-}
-KIND_NAMES_ZH: dict[str, str] = {
-    "county": "县/区",
-    "subdistrict": "街道",
-    "town": "镇",
-    "township": "乡",
-    "community": "社区",
-    "village": "行政村",
-    "grid": "网格",
-}
-URBAN_RURAL_ZH: dict[str, str] = {
-    "111": "主城区",
-    "112": "城乡结合区",
-    "121": "镇中心区",
-    "122": "镇乡结合区",
-    "123": "特殊区域",
-    "210": "乡中心区",
-    "220": "村庄",
-}
+LEVEL_BY_LENGTH: dict[int, Level] = {level.code_length: level for level in Level}
 
 
 def check_level(level: str) -> Level:
-    """Return ``level`` if it is a known level, else raise naming the valid ones."""
-    if level not in CODE_LENGTH:
+    """Return ``level`` as a :class:`Level` if it is known, else raise naming the valid ones.
+
+    >>> check_level("village")
+    <Level.VILLAGE: 'village'>
+    """
+    if level not in Level.values():
         raise InvalidCodeError(
-            f"unknown level {level!r}: use one of {', '.join(LEVELS)}", level=level
+            f"unknown level {level!r}: use one of {', '.join(Level)}", level=level
         )
-    return level  # type: ignore[return-value]
+    return Level(level)
 
 
 def level_of(code: str) -> Level:
@@ -61,9 +37,9 @@ def level_of(code: str) -> Level:
     Examples
     --------
     >>> level_of("513401")
-    'county'
-    >>> level_of("513401100201")
-    'village'
+    <Level.COUNTY: 'county'>
+    >>> level_of("513401100201").zh
+    '村级'
     """
     if (
         not isinstance(code, str)
@@ -90,42 +66,41 @@ def parent_of(code: str) -> str | None:
     >>> parent_of("513401") is None
     True
     """
-    level = level_of(code)
-    return None if level == "county" else code[:-3]
+    return None if level_of(code) is Level.COUNTY else code[:-3]
 
 
-def kind_of(code: str) -> str:
+def kind_of(code: str) -> UnitKind:
     """Return the kind a code's block implies (subdistrict/town/township, community/village).
 
     Examples
     --------
     >>> kind_of("513401001")
-    'subdistrict'
-    >>> kind_of("513401102")
-    'town'
+    <UnitKind.SUBDISTRICT: 'subdistrict'>
+    >>> kind_of("513401102").zh
+    '镇'
     >>> kind_of("513401102203")
-    'village'
+    <UnitKind.VILLAGE: 'village'>
     """
     level = level_of(code)
-    if level in ("county", "grid"):
-        return level
+    if level in (Level.COUNTY, Level.GRID):
+        return UnitKind(level.value)
     block = int(code[-3:])
-    if level == "township":
+    if level is Level.TOWNSHIP:
         if 1 <= block <= 99:
-            return "subdistrict"
+            return UnitKind.SUBDISTRICT
         if 100 <= block <= 199:
-            return "town"
+            return UnitKind.TOWN
         if 200 <= block <= 399:
-            return "township"
+            return UnitKind.TOWNSHIP
         raise InvalidCodeError(
             f"township code {code} has block {code[-3:]}: townships use 001–099 (街道), "
             "100–199 (镇) or 200–399 (乡)",
             code=code,
         )
     if 1 <= block <= 199 or block >= 400:
-        return "community"
+        return UnitKind.COMMUNITY
     if 200 <= block <= 399:
-        return "village"
+        return UnitKind.VILLAGE
     raise InvalidCodeError(
         f"village code {code} has block 000: villages use 001–199 (社区) or 200–399 (村)",
         code=code,
@@ -134,18 +109,18 @@ def kind_of(code: str) -> str:
 
 def check_code(code: str, level: str) -> str:
     """Return ``code`` if it is well formed for ``level``, else raise a clear error."""
-    check_level(level)
+    level = check_level(level)
     if (
         not isinstance(code, str)
         or not (code.isascii() and code.isdigit())
-        or len(code) != CODE_LENGTH[level]
+        or len(code) != level.code_length
     ):
         raise InvalidCodeError(
-            f"{level} code {code!r} must be {CODE_LENGTH[level]} digits", code=code, level=level
+            f"{level} code {code!r} must be {level.code_length} digits", code=code, level=level
         )
-    if level == "grid" and code.endswith("000"):
+    if level is Level.GRID and code.endswith("000"):
         raise InvalidCodeError(f"grid code {code} has sequence 000: grids start at 001", code=code)
-    if level in ("township", "village"):
+    if level in (Level.TOWNSHIP, Level.VILLAGE):
         kind_of(code)
     return code
 

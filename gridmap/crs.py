@@ -28,14 +28,16 @@ import shapely
 from pyproj import Transformer
 
 from gridmap.errors import CoordinateOutOfRangeError, UnknownCRSError
-
-CRS_NAMES: tuple[str, ...] = ("wgs84", "cgcs2000", "gcj02", "bd09")
+from gridmap.vocabulary import InputCRS
 
 FloatArray = NDArray[np.float64]
 LonLat = tuple[FloatArray, FloatArray]
 
-# Spellings users type, after lowercasing and dropping spaces, dashes and underscores.
+# Spellings users type, after lowercasing and dropping spaces, dashes and underscores, and the
+# name each stands for: an InputCRS value, or "gk" (the CGCS2000 Gauss–Krüger zone, exports only).
 _ALIASES: dict[str, str] = {
+    "gk": "gk",
+    "cgcs2000gk": "gk",
     "epsg:4326": "wgs84",
     "epsg4326": "wgs84",
     "4326": "wgs84",
@@ -69,26 +71,37 @@ _GK_FIRST_EPSG = 4534
 _GK_CM_RANGE = (75, 135)
 
 
-def check_crs(crs: str) -> str:
-    """Normalize a CRS name to one of CRS_NAMES, so callers can accept common spellings.
+def crs_key(crs: object) -> str:
+    """The canonical name a typed CRS spelling stands for, or the cleaned spelling itself.
 
-    >>> check_crs("EPSG:4326")
-    'wgs84'
-    >>> check_crs("GCJ-02")
-    'gcj02'
-    >>> check_crs("EPSG:4490")
-    'cgcs2000'
+    One alias table serves input (:func:`check_crs`) and exports (``exports.check_crs``).
+
+    >>> crs_key(" EPSG:4490 "), crs_key("GCJ-02"), crs_key("CGCS2000_GK"), crs_key("EPSG:4545")
+    ('cgcs2000', 'gcj02', 'gk', 'epsg:4545')
     """
     key = str(crs).strip().lower().replace(" ", "").replace("-", "").replace("_", "")
-    name = _ALIASES.get(key, key)
-    if name not in CRS_NAMES:
+    return _ALIASES.get(key, key)
+
+
+def check_crs(crs: str) -> InputCRS:
+    """Normalize a CRS name to an :class:`InputCRS`, so callers can accept common spellings.
+
+    >>> check_crs("EPSG:4326")
+    <InputCRS.WGS84: 'wgs84'>
+    >>> check_crs("GCJ-02")
+    <InputCRS.GCJ02: 'gcj02'>
+    >>> check_crs("EPSG:4490").zh
+    '2000国家大地坐标系'
+    """
+    name = crs_key(crs)
+    if name not in InputCRS.values():
         raise UnknownCRSError(
-            f"unknown CRS {crs!r}; valid choices: {', '.join(CRS_NAMES)} "
+            f"unknown CRS {crs!r}; valid choices: {', '.join(InputCRS)} "
             "(also EPSG:4326 = wgs84, EPSG:4490 = cgcs2000)",
             crs=crs,
-            valid=list(CRS_NAMES),
+            valid=list(InputCRS.values()),
         )
-    return name
+    return InputCRS(name)
 
 
 def _lonlat_arrays(lon: ArrayLike, lat: ArrayLike) -> LonLat:
@@ -310,12 +323,12 @@ def _invert_point(
 
 
 def to_wgs84(lon: ArrayLike, lat: ArrayLike, crs: str) -> LonLat:
-    """Convert lon/lat from any of CRS_NAMES to WGS84, the CRS gridmap stores."""
+    """Convert lon/lat from any InputCRS to WGS84, the CRS gridmap stores."""
     return _TO_WGS84[check_crs(crs)](lon, lat)
 
 
 def from_wgs84(lon: ArrayLike, lat: ArrayLike, crs: str) -> LonLat:
-    """Convert WGS84 lon/lat to any of CRS_NAMES, e.g. to overlay results on an Amap basemap."""
+    """Convert WGS84 lon/lat to any InputCRS, e.g. to overlay results on an Amap basemap."""
     return _FROM_WGS84[check_crs(crs)](lon, lat)
 
 
@@ -358,7 +371,7 @@ def check_lonlat(lon: ArrayLike, lat: ArrayLike) -> None:
 
 
 def geometries_to_wgs84(geoms: NDArray[np.object_], crs: str) -> NDArray[np.object_]:
-    """Convert shapely geometries from any of CRS_NAMES to WGS84 in one vectorized pass (2D)."""
+    """Convert shapely geometries from any InputCRS to WGS84 in one vectorized pass (2D)."""
     name = check_crs(crs)
 
     def convert(coords: FloatArray) -> FloatArray:
@@ -427,3 +440,27 @@ def areas_m2(geoms: NDArray[np.object_]) -> NDArray[np.float64]:
         dense[valid] = shapely.segmentize(zone_geoms[valid], SEGMENT_DEG)
         areas[in_zone] = shapely.area(_project_gk(dense, int(epsg)))
     return areas.reshape(geom_arr.shape)
+
+
+# Local metres (局部平面坐标): a flat frame around one point, for clustering, bisection and
+# distances inside one county, where a Gauss–Krüger projection would be exact but slower.
+M_PER_DEG_LAT = 110_574.0
+M_PER_DEG_LON_EQUATOR = 111_320.0
+
+
+def to_metres(
+    lon: NDArray[np.float64], lat: NDArray[np.float64], origin: tuple[float, float]
+) -> NDArray[np.float64]:
+    """Local equirectangular metres around ``origin`` (error < 0.5 % across a county)."""
+    lon0, lat0 = origin
+    scale = M_PER_DEG_LON_EQUATOR * np.cos(np.radians(lat0))
+    return np.column_stack(((lon - lon0) * scale, (lat - lat0) * M_PER_DEG_LAT))
+
+
+def from_metres(
+    xy: NDArray[np.float64], origin: tuple[float, float]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Inverse of :func:`to_metres`."""
+    lon0, lat0 = origin
+    scale = M_PER_DEG_LON_EQUATOR * np.cos(np.radians(lat0))
+    return xy[:, 0] / scale + lon0, xy[:, 1] / M_PER_DEG_LAT + lat0

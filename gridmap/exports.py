@@ -42,8 +42,19 @@ import pyproj
 import shapely
 from pyproj import Transformer
 
-from gridmap import __version__, codes, crs, db, hierarchy, incidents, workers, workflow
+from gridmap import __version__, codes, crs, db, hierarchy, incidents
 from gridmap.errors import InvalidCodeError, InvalidInputError
+from gridmap.vocabulary import (
+    CaseType,
+    ExportCRS,
+    Language,
+    Level,
+    Stage,
+    Tier,
+    UnitKind,
+    UrbanRural,
+    WorkerRole,
+)
 
 M2_PER_MU = 10_000 / 15  # 1 亩 = 666.6667 m² (15 亩 = 1 公顷)
 GK_EPSG_RANGE = (4534, 4554)  # CGCS2000 3-degree GK zones, CM 75E..135E, no zone prefix
@@ -194,23 +205,23 @@ POSITION_ZH = {
 
 def _read_units(session: Session, county: str, level: str) -> gpd.GeoDataFrame:
     frame = db.exports.units(session, county, level)
-    frame["kind_zh"] = frame["kind"].map(codes.KIND_NAMES_ZH)
-    frame["urban_rural_zh"] = frame["urban_rural"].map(codes.URBAN_RURAL_ZH)
+    frame["kind_zh"] = frame["kind"].map(UnitKind.labels())
+    frame["urban_rural_zh"] = frame["urban_rural"].map(UrbanRural.labels())
     return frame
 
 
 def _read_workers(session: Session, county: str) -> gpd.GeoDataFrame:
     frame = db.exports.workers(session, county)
-    frame["role_zh"] = frame["role"].map(workers.ROLES)
+    frame["role_zh"] = frame["role"].map(WorkerRole.labels())
     frame["position_zh"] = frame["position_source"].map(POSITION_ZH)
     return frame
 
 
 def _read_incidents(session: Session, county: str) -> gpd.GeoDataFrame:
     frame = db.exports.incidents(session, county)
-    frame["stage_zh"] = frame["stage"].map(workflow.STAGE_ZH)
-    frame["tier_zh"] = frame["tier"].map(workflow.TIER_ZH)
-    frame["case_type_zh"] = frame["case_type"].map(workflow.CASE_TYPE_ZH)
+    frame["stage_zh"] = frame["stage"].map(Stage.labels())
+    frame["tier_zh"] = frame["tier"].map(Tier.labels())
+    frame["case_type_zh"] = frame["case_type"].map(CaseType.labels())
     return frame
 
 
@@ -353,16 +364,12 @@ FORMATS: dict[str, Format] = {
         ),
     )
 }
-CRS_CHOICES = ("EPSG:4490", "EPSG:4326", "gk")
-_CRS_ALIASES = {
-    "epsg:4490": "EPSG:4490",
-    "4490": "EPSG:4490",
-    "cgcs2000": "EPSG:4490",
-    "epsg:4326": "EPSG:4326",
-    "4326": "EPSG:4326",
-    "wgs84": "EPSG:4326",
-    "gk": "gk",
-    "cgcs2000gk": "gk",
+CRS_CHOICES = ExportCRS.values()
+# The canonical names (crs.crs_key) an export can be written in.
+_EXPORT_CRS = {
+    "cgcs2000": ExportCRS.CGCS2000,
+    "wgs84": ExportCRS.WGS84,
+    "gk": ExportCRS.GAUSS_KRUGER,
 }
 _EPSG_CODE = re.compile(r"(?:epsg:)?(\d{1,6})", re.ASCII)
 ENCODINGS = {"utf-8": "UTF-8", "utf8": "UTF-8", "gbk": "GBK", "cp936": "GBK"}
@@ -389,8 +396,8 @@ def check_crs(crs_name: str | None, fmt: Format) -> str:
     """
     if crs_name is None or not str(crs_name).strip():
         return "EPSG:4326" if fmt.lonlat_only else "EPSG:4490"
-    key = str(crs_name).strip().lower().replace(" ", "").replace("-", "").replace("_", "")
-    name = _CRS_ALIASES.get(key)
+    key = crs.crs_key(crs_name)
+    name: str | None = _EXPORT_CRS.get(key)
     # ASCII digits only, and few: "²".isdigit() is True but int("²") fails, and int() refuses
     # strings of over 4,300 digits.
     explicit = _EPSG_CODE.fullmatch(key)
@@ -1025,7 +1032,7 @@ def export_county(
 # Summary tables (汇总表) per township and per village
 # ---------------------------------------------------------------------------------------------
 
-SUMMARY_LEVELS = ("township", "village")
+SUMMARY_LEVELS = (Level.TOWNSHIP, Level.VILLAGE)
 SUMMARY_FORMATS = ("csv", "xlsx")
 SUMMARY_HEADERS: dict[str, tuple[str, str]] = {
     "code": ("编码", "Code"),
@@ -1041,7 +1048,7 @@ SUMMARY_HEADERS: dict[str, tuple[str, str]] = {
     "workers": ("网格工作人员(人)", "Workers"),
     **{
         f"incidents_{stage}": (f"事件({zh})", f"Incidents ({stage})")
-        for stage, zh in workflow.STAGE_ZH.items()
+        for stage, zh in Stage.labels().items()
     },
     "incidents_total": ("事件合计", "Incidents (total)"),
 }
@@ -1061,13 +1068,9 @@ def check_level(level: str) -> str:
     return level
 
 
-def check_lang(lang: str) -> str:
+def check_lang(lang: str) -> Language:
     """``zh`` (Chinese headers) or ``en``."""
-    if lang not in ("zh", "en"):
-        raise InvalidInputError(
-            f"unknown language {lang!r}; valid choices: zh, en", lang=str(lang), valid=["zh", "en"]
-        )
-    return lang
+    return Language.parse(lang)
 
 
 def summary_table(session: Session, county: str, level: str) -> pd.DataFrame:
@@ -1089,16 +1092,16 @@ def summary_totals(session: Session, county: str) -> dict[str, int]:
 
 def _summary(session: Session, county: str, level: str) -> pd.DataFrame:
     table = db.exports.summary(session, county, level)
-    table["kind_zh"] = table["kind"].map(codes.KIND_NAMES_ZH)
+    table["kind_zh"] = table["kind"].map(UnitKind.labels())
     stages = db.exports.incident_stages(session, county, level)
     counts = (
         stages.pivot_table(index="code", columns="stage", values="incidents", aggfunc="sum")
-        .reindex(columns=list(workflow.STAGES))
+        .reindex(columns=list(Stage))
         .reindex(table["code"])
         .fillna(0)
         .astype("int64")
     )
-    for stage in workflow.STAGES:
+    for stage in Stage:
         table[f"incidents_{stage}"] = counts[stage].to_numpy()
     table["incidents_total"] = counts.sum(axis=1).to_numpy()
     if level in ("county", "township"):
@@ -1109,7 +1112,7 @@ def _summary(session: Session, county: str, level: str) -> pd.DataFrame:
         )
         columns = ["code", "name", "kind", "kind_zh", "township_code", "township_name"]
     columns += ["grids", "households", "persons", "workers"]
-    columns += [f"incidents_{s}" for s in workflow.STAGES] + ["incidents_total"]
+    columns += [f"incidents_{s}" for s in Stage] + ["incidents_total"]
     numeric = columns[columns.index("grids") :]
     table[numeric] = table[numeric].astype("int64")
     return table[columns].reset_index(drop=True)

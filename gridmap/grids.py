@@ -30,7 +30,7 @@ import shapely
 from h3ronpy import ContainmentMode
 from h3ronpy import vector as h3v
 
-from gridmap import codes, crs, db, geometry, synth
+from gridmap import codes, crs, db, geometry
 from gridmap.errors import HierarchyError, UnknownCodeError
 
 GRID_SIZE_DEG = geometry.PRECISION_DEG
@@ -157,9 +157,7 @@ def polsby_popper(geoms: NDArray[np.object_]) -> NDArray[np.float64]:
     out = np.empty(len(geoms))
     for i, geom in enumerate(geoms):
         origin = (geom.centroid.x, geom.centroid.y)
-        metric = shapely.transform(
-            geom, lambda xy, o=origin: synth.to_metres(xy[:, 0], xy[:, 1], o)
-        )
+        metric = shapely.transform(geom, lambda xy, o=origin: crs.to_metres(xy[:, 0], xy[:, 1], o))
         out[i] = 4 * math.pi * metric.area / max(metric.length, 1e-9) ** 2
     return out
 
@@ -262,7 +260,7 @@ def _partition_cells(
     weights = np.bincount(np.searchsorted(cells, point_cells), minlength=len(cells)).astype(float)
     table = pa.table(h3v.cells_to_coordinates(pa.array(cells)))
     clat, clng = table.column("lat").to_numpy(), table.column("lng").to_numpy()
-    xy = synth.to_metres(clng, clat, (float(clng.mean()), float(clat.mean())))
+    xy = crs.to_metres(clng, clat, (float(clng.mean()), float(clat.mean())))
     adjacency = _adjacency(cells)
     labels = np.zeros(len(cells), dtype=np.int64)
     _bisect(np.arange(len(cells)), k, 0, weights, xy, adjacency, labels)

@@ -28,6 +28,7 @@ from gridmap.errors import (
     InvalidCodeError,
     UnknownCodeError,
 )
+from gridmap.vocabulary import Level
 
 FIELD_CANDIDATES: dict[str, tuple[str, ...]] = {
     "code": ("code", "adcode", "区划代码", "xzqdm", "qhdm", "dm", "gb", "grid_code", "网格编码"),
@@ -37,7 +38,7 @@ FIELD_CANDIDATES: dict[str, tuple[str, ...]] = {
     "persons": ("persons", "population", "人口", "rk"),
     "urban_rural": ("urban_rural", "城乡分类代码", "cxfldm"),
 }
-PARENT_LEVEL = {"township": "county", "village": "township", "grid": "village"}
+PARENT_LEVEL = {level: level.parent for level in Level if level.parent is not None}
 
 
 @dataclass(slots=True)
@@ -261,7 +262,7 @@ def _attach_parents(session: Session, units: gpd.GeoDataFrame, level: str) -> gp
     parent_level = PARENT_LEVEL[level]
     if units["code"].isna().any():
         units = _number_by_containment(session, units, parent_level)
-    derived = units["code"].str[: codes.CODE_LENGTH[parent_level]]
+    derived = units["code"].str[: Level(parent_level).code_length]
     given = units["parent_code"]
     if given.notna().any():
         mismatch = given.notna() & (given != derived)

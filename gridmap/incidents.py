@@ -37,6 +37,7 @@ from gridmap.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from gridmap.vocabulary import OPEN_STAGES, Action, CaseType, Stage, Tier
 
 logger = logging.getLogger(__name__)
 CHINA_TZ = timezone(timedelta(hours=8), "CST")  # no daylight saving since 1991
@@ -136,7 +137,7 @@ def _intake_params(
         "gps_accuracy_m": report.gps_accuracy_m,
         "photo_urls": orjson.dumps(list(report.photo_urls)).decode(),
         "now": now,
-        "reported_share": workflow.STAGE_SHARES["reported"],
+        "reported_share": workflow.STAGE_SHARES[Stage.REPORTED],
         "penalty_m": workers.OPEN_CASE_PENALTY_M,
         "synthetic": synthetic,
         "idempotency_key": key,
@@ -348,7 +349,7 @@ def stored_view(params: dict[str, Any], found: dict[str, Any]) -> dict[str, Any]
         id=found["id"],
         case_type=found["case_type"],
         photo_urls=orjson.loads(params["photo_urls"]),
-        stage="reported",
+        stage=Stage.REPORTED,
         tier=found["tier"],
         worker_id=found["worker_id"],
         department=None,
@@ -367,14 +368,14 @@ def stored_view(params: dict[str, Any], found: dict[str, Any]) -> dict[str, Any]
 
 def _labelled(data: dict[str, Any], now: datetime) -> dict[str, Any]:
     stage = data["stage"]
-    is_open = stage in workflow.OPEN_STAGES
+    is_open = stage in OPEN_STAGES
     late = is_open and any(
         due is not None and due < now for due in (data.get("stage_due"), data.get("due_at"))
     )
     data.update(
-        stage_zh=workflow.STAGE_ZH[stage],
-        tier_zh=workflow.TIER_ZH[data["tier"]],
-        case_type_zh=workflow.CASE_TYPE_ZH[data["case_type"]],
+        stage_zh=Stage(stage).zh,
+        tier_zh=Tier(data["tier"]).zh,
+        case_type_zh=CaseType(data["case_type"]).zh,
         open=is_open,
         overdue=late,
         allowed_actions=workflow.allowed(stage, data["tier"]),
@@ -391,7 +392,7 @@ def get(
         raise NotFoundError(f"no incident {incident_id}", incident=incident_id)
     found = view(row, now=now)
     found["events"] = [
-        {**event._asdict(), "action_zh": workflow.ACTION_ZH.get(event.action, event.action)}
+        {**event._asdict(), "action_zh": Action(event.action).zh}
         for event in db.incidents.events(session, incident_id)
     ]
     return found
@@ -487,7 +488,7 @@ def escalate_overdue(
     """
     now = now or now_utc()
     escalated = []
-    for incident_id in db.incidents.overdue_ids(session, now, below_tier=workflow.TIERS[:-1]):
+    for incident_id in db.incidents.overdue_ids(session, now, below_tier=tuple(Tier)[:-1]):
         try:
             with session.begin_nested():
                 act(

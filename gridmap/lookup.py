@@ -45,6 +45,7 @@ from gridmap.errors import (
     InvalidGeometryError,
     OutsideCoverageError,
 )
+from gridmap.vocabulary import Level
 
 
 @dataclass(frozen=True, slots=True)
@@ -771,7 +772,6 @@ def _isin_sorted(values: NDArray[Any], sorted_set: NDArray[Any]) -> NDArray[np.b
 
 # Counties are few and large: resolution 7 cells (≈ 5 km²) keep that layer small.
 COUNTY_RESOLUTION = 7
-LEVEL_CODE_LENGTH = {"county": 6, "township": 9, "village": 12, "grid": 15}
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -892,8 +892,8 @@ def locate_one(
     if leaf_code is None:
         raise outside_coverage(lon, lat, crs_name)
     codes = {
-        level: leaf_code[:length] if len(leaf_code) >= length else None
-        for level, length in LEVEL_CODE_LENGTH.items()
+        level.value: leaf_code[: level.code_length] if len(leaf_code) >= level.code_length else None
+        for level in Level
     }
     return Location(
         lon=float(lon),

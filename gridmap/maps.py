@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 import branca.colormap
@@ -37,13 +37,12 @@ from sqlalchemy.orm import Session
 import geopandas as gpd
 import shapely
 
-from gridmap import codes, db, incidents, workers, workflow
+from gridmap import codes, db, incidents, workers
 from gridmap.errors import InvalidCodeError, InvalidInputError, NotFoundError, UnknownCodeError
+from gridmap.vocabulary import Basemap, Duty, Language, Level, Stage, WorkerRole
 
-Basemap = Literal["tianditu-vec", "tianditu-img", "osm", "custom"]
-Lang = Literal["zh", "en"]
-BASEMAPS: tuple[str, ...] = ("tianditu-vec", "tianditu-img", "osm", "custom")
-LANGS: tuple[str, ...] = ("zh", "en")
+BASEMAPS: tuple[str, ...] = Basemap.values()
+LANGS: tuple[str, ...] = Language.values()
 
 VENDOR_DIR = Path(__file__).resolve().parent / "static" / "vendor"
 ASSET_ROUTE = "/static/vendor"  # where api/routers/maps.py serves VENDOR_DIR
@@ -182,7 +181,6 @@ LABELS: dict[str, dict[str, str]] = {
         "shown_of": "newest {shown} of {total}",
     },
 }
-ROLE_EN: dict[str, str] = {"fulltime": "full-time", "parttime": "part-time", "cadre": "cadre"}
 
 TIANDITU_URL = (
     "https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
@@ -283,7 +281,7 @@ def basemap_layers(
                 "console.tianditu.gov.cn) or choose another basemap",
                 basemap=basemap,
             )
-        base, notes = ("vec", "cva") if basemap == "tianditu-vec" else ("img", "cia")
+        base, notes = ("vec", "cva") if basemap == Basemap.TIANDITU_VEC else ("img", "cia")
         attr = "天地图 (国家地理信息公共服务平台)"
         return [
             folium.TileLayer(
@@ -463,11 +461,10 @@ def _worker_columns(
     primary, everyone = [], []
     for code in grid_codes:
         rows = staff.get(code, [])
-        main = next((r for r in rows if r.duty == "primary"), rows[0] if rows else None)
+        main = next((r for r in rows if r.duty == Duty.PRIMARY), rows[0] if rows else None)
         primary.append(_text(main.name) if main is not None else none)
-        duty = workers.DUTIES if lang == "zh" else {d: d for d in workers.DUTIES}
         everyone.append(
-            "、".join(f"{_text(r.name)}({duty.get(r.duty, r.duty)})" for r in rows) or none
+            "、".join(f"{_text(r.name)}({_duty_label(r.duty, lang)})" for r in rows) or none
         )
     return primary, everyone
 
@@ -650,7 +647,12 @@ def _outline_layers(data: MapData, tolerance: float, lang: str) -> list[Any]:
 
 def _stage_label(stage: str, lang: str) -> str:
     """The stage's Chinese name, or in English its code (``reported``, ``handling``…)."""
-    return workflow.STAGE_ZH[stage] if lang == "zh" else stage
+    return Stage(stage).zh if lang == Language.ZH else stage
+
+
+def _duty_label(duty: str, lang: str) -> str:
+    """The duty's Chinese name (主责, 协助), or in English its code."""
+    return Duty(duty).zh if lang == Language.ZH and duty in Duty.values() else duty
 
 
 def _local_time(value: datetime | None) -> str:
@@ -731,7 +733,7 @@ def _worker_layer(data: MapData, lang: str) -> list[Any]:
         {
             "name": [_text(w["name"]) for w in placed],
             "role": [
-                _text(w["role_zh"] if lang == "zh" else ROLE_EN.get(w["role"], w["role"]))
+                _text(w["role_zh"] if lang == Language.ZH else WorkerRole(w["role"]).en)
                 for w in placed
             ],
             "grids": ["、".join(g["code"] for g in w.get("grids", [])) for w in placed],
@@ -783,7 +785,7 @@ STYLE_CSS = """<style>
 
 def _decorations(m: folium.Map, data: MapData, lang: str, *, stages: bool) -> None:
     """Title box and stage legend: plain HTML, no external resource."""
-    level = codes.LEVEL_NAMES_ZH[data.level] if lang == "zh" else data.level
+    level = Level(data.level).zh if lang == Language.ZH else data.level
     root = m.get_root()
     assert isinstance(root, Figure)
     root.header.add_child(Element(STYLE_CSS), name="gridmap_css")

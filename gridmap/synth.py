@@ -10,21 +10,17 @@ blocks and 城乡分类代码. Everything made here is flagged ``synthetic`` and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from scipy.cluster.vq import kmeans2
-from sqlalchemy.orm import Session
 
 import geopandas as gpd
 import shapely
 
-from gridmap import db, geometry, hierarchy
-
-M_PER_DEG_LAT = 110_574.0
-M_PER_DEG_LON_EQUATOR = 111_320.0
+from gridmap import geometry
+from gridmap.crs import from_metres, to_metres
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,24 +82,6 @@ def default_profile(name: str, area_km2: float) -> CountyProfile:
     return CountyProfile(
         name, persons, (np.nan, np.nan), int(np.clip(persons / 12_000, 8, 40)), 0, 0.3
     )
-
-
-def to_metres(
-    lon: NDArray[np.float64], lat: NDArray[np.float64], origin: tuple[float, float]
-) -> NDArray[np.float64]:
-    """Local equirectangular metres around ``origin`` (error < 0.5 % across a county)."""
-    lon0, lat0 = origin
-    scale = M_PER_DEG_LON_EQUATOR * np.cos(np.radians(lat0))
-    return np.column_stack(((lon - lon0) * scale, (lat - lat0) * M_PER_DEG_LAT))
-
-
-def from_metres(
-    xy: NDArray[np.float64], origin: tuple[float, float]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Inverse of :func:`to_metres`."""
-    lon0, lat0 = origin
-    scale = M_PER_DEG_LON_EQUATOR * np.cos(np.radians(lat0))
-    return xy[:, 0] / scale + lon0, xy[:, 1] / M_PER_DEG_LAT + lat0
 
 
 def sample_inside(
@@ -404,68 +382,6 @@ def _assign(points: NDArray[np.float64], regions: NDArray[np.object_]) -> NDArra
     return owner
 
 
-def load_county(
-    session: Session, county_code: str, *, seed: int, scale: float = 1.0
-) -> dict[str, Any]:
-    """Replace a county's townships, villages and households by a synthetic set (one generation)."""
-    county = hierarchy.get_unit(session, county_code, level="county")
-    made = synthesize_county(
-        county_code, county.geometry, rng=np.random.default_rng(seed), seed=seed, scale=scale
-    )
-    generation = db.generations.open_generation(
-        session,
-        kind="import",
-        county_code=county_code,
-        description=f"synthetic townships and villages of {county_code} (seed {seed})",
-    )
-    db.units.retire_below_county(
-        session, county_code, levels=("township", "village", "grid"), generation=generation.id
-    )
-    db.households.delete_county(session, county_code)
-    source = f"gridmap.synth seed={seed} (synthetic)"
-    common = {"county_code": county_code, "synthetic": True, "source": source}
-    townships = made.townships.assign(
-        level="township",
-        parent_code=county_code,
-        urban_rural=None,
-        properties=[{"synthetic": True, "seed": seed}] * len(made.townships),
-        **common,
-    )
-    villages = made.villages.assign(
-        level="village",
-        parent_code=made.villages["code"].str[:9],
-        properties=[{"synthetic": True, "seed": seed}] * len(made.villages),
-        **common,
-    )
-    db.units.insert_frame(session, townships, generation=generation.id)
-    db.units.insert_frame(session, villages, generation=generation.id)
-    db.households.copy_in(session, made.households, county_code=county_code, synthetic=True)
-    session.flush()
-    return {
-        "county_code": county_code,
-        "seed": seed,
-        "generation": generation.id,
-        "townships": len(townships),
-        "subdistricts": int((townships["kind"] == "subdistrict").sum()),
-        "villages": int((villages["kind"] == "village").sum()),
-        "communities": int((villages["kind"] == "community").sum()),
-        "households": len(made.households),
-        "persons": int(made.households["persons"].sum()),
-        "synthetic": True,
-    }
-
-
-def is_loaded(session: Session, county_code: str, *, seed: int) -> bool:
-    """Whether the county's current villages are this seed's synthetic ones, with grids drawn."""
-    villages = db.units.read(session, county=county_code, level="village")
-    if villages.empty or not villages["synthetic"].all():
-        return False
-    grids = db.units.count(session, county=county_code, level="grid")
-    return bool(grids) and db.units.source_of(session, county_code, "village") == (
-        f"gridmap.synth seed={seed} (synthetic)"
-    )
-
-
 SURNAMES = [
     *"王李张刘陈杨黄赵吴周徐孙马朱胡郭何罗高林",
     "阿说",
@@ -478,27 +394,6 @@ SURNAMES = [
     "曲比",
 ]
 GIVEN = list("建国明华军丽芳伟强秀英志勇春梅海燕晓东红霞德兴文静")
-STAGE_MIX = {  # share of demo incidents left in each stage
-    "reported": 0.12,
-    "accepted": 0.10,
-    "dispatched": 0.10,
-    "handling": 0.15,
-    "resolved": 0.10,
-    "closed": 0.25,
-    "rated": 0.18,
-}
-PATH = {  # the actions that bring a new incident to each stage
-    "reported": [],
-    "accepted": ["accept"],
-    "dispatched": ["accept", "dispatch"],
-    "handling": ["accept", "dispatch", "start"],
-    "resolved": ["accept", "dispatch", "start", "resolve"],
-    "closed": ["accept", "dispatch", "start", "resolve", "close"],
-    "rated": ["accept", "dispatch", "start", "resolve", "close", "rate"],
-}
-
-
-STAGES_BEFORE = {stage: len(actions) for stage, actions in PATH.items()}
 
 
 def person_names(count: int, rng: np.random.Generator) -> list[str]:
@@ -509,151 +404,3 @@ def person_names(count: int, rng: np.random.Generator) -> list[str]:
     return [
         s + (g[0] if one else g[0] + g[1]) for s, g, one in zip(surnames, given, short, strict=True)
     ]
-
-
-def load_workers(session: Session, county_code: str, *, seed: int) -> dict[str, int]:
-    """A roster for every grid of the county: one fulltime primary worker per grid, a parttime
-    worker supporting about three grids, and a cadre (包联干部) per village; ~5 % off duty."""
-    from gridmap import workers
-
-    rng = np.random.default_rng(seed + 101)
-    grids = db.units.read(session, county=county_code, level="grid")
-    codes = grids["code"].tolist()
-    names = iter(person_names(len(codes) * 2 + 1000, rng))
-    new: list[workers.NewWorker] = [
-        workers.NewWorker(
-            county_code, next(names), "fulltime", phone=_phone(rng), primary_grids=(code,)
-        )
-        for code in codes
-    ]
-    for start in range(0, len(codes), 3):
-        new.append(
-            workers.NewWorker(
-                county_code,
-                next(names),
-                "parttime",
-                phone=_phone(rng),
-                supporting_grids=tuple(codes[start : start + 3]),
-            )
-        )
-    for _village, members in grids.groupby(grids["code"].str[:12]):
-        new.append(
-            workers.NewWorker(
-                county_code,
-                next(names),
-                "cadre",
-                phone=_phone(rng),
-                supporting_grids=tuple(members["code"]),
-            )
-        )
-    off = rng.random(len(new)) < 0.05
-    new = [
-        workers.NewWorker(
-            w.county_code, w.name, w.role, w.phone, not o, w.primary_grids, w.supporting_grids
-        )
-        for w, o in zip(new, off, strict=True)
-    ]
-    ids = workers.add(session, new)
-    return {"workers": len(ids), "off_duty": int(off.sum())}
-
-
-def _phone(rng: np.random.Generator) -> str:
-    return "1" + "".join(map(str, rng.integers(0, 10, size=10)))
-
-
-def load_incidents(
-    session: Session,
-    index: Any,
-    county_code: str,
-    *,
-    seed: int,
-    count: int = 300,
-    now: Any = None,
-) -> dict[str, Any]:
-    """``count`` sample incidents over the last 90 days at household locations, walked through
-    the real workflow to a mix of stages (some overdue), all flagged synthetic."""
-    from datetime import timedelta
-
-    from gridmap import incidents, workflow
-
-    rng = np.random.default_rng(seed + 202)
-    now = now or incidents.now_utc()
-    households = db.households.read(session, county=county_code)
-    catalogue = [c for c in db.categories.read(session, active_only=True) if len(c.code) == 4]
-    weights = np.array([3.0 if c.tier == "grid" else 1.0 for c in catalogue])
-    picks = rng.choice(len(households), size=count, replace=False)
-    categories = rng.choice(len(catalogue), size=count, p=weights / weights.sum())
-    stages = rng.choice(list(STAGE_MIX), size=count, p=list(STAGE_MIX.values()))
-    ages_h = rng.uniform(1, 90 * 24, size=count)
-    made = dict.fromkeys(workflow.STAGES, 0)
-    for pick, category, stage, age in zip(picks, categories, stages, ages_h, strict=True):
-        house = households.iloc[int(pick)]
-        rules = catalogue[int(category)]
-        if stage in workflow.OPEN_STAGES:  # open cases are recent: about a quarter run late
-            age = rules.limit_hours * float(rng.uniform(0.05, 1.3)) * (STAGES_BEFORE[stage] + 1) / 5
-        at = now - timedelta(hours=float(age))
-        report = incidents.Report(
-            lon=float(house["lon"]),
-            lat=float(house["lat"]),
-            category=catalogue[int(category)].code,
-            description=f"模拟事件：{catalogue[int(category)].name_zh}",
-            reporter=f"网格员上报 {person_names(1, rng)[0]}",
-        )
-        intake = incidents.report_incident(
-            session, index, report, now=at, source="demo", synthetic=True
-        )
-        case = intake.incident
-        steps = np.sort(rng.uniform(0, float(age), size=len(PATH[str(stage)])))
-        for action, step in zip(PATH[str(stage)], steps, strict=True):
-            clock = at + timedelta(hours=float(step))
-            actor = {
-                "start": f"worker:{case['worker_id']}",
-                "resolve": f"worker:{case['worker_id']}",
-                "dispatch": f"{county_code} 指挥中心",
-                "close": f"{county_code} 监督中心",
-            }.get(action, f"{case['village_code'] or county_code} 工作人员")
-            case = incidents.act(
-                session,
-                case["id"],
-                action,
-                actor=actor,
-                note="模拟办理",
-                rating=int(rng.integers(3, 6)) if action == "rate" else None,
-                now=clock,
-            )
-        made[str(stage)] += 1
-    session.flush()
-    return {"incidents": count, "by_stage": made}
-
-
-def load_tracks(
-    session: Session, county_code: str, *, seed: int, walkers: int = 150, now: Any = None
-) -> dict[str, int]:
-    """Yesterday's patrols of ``walkers`` fulltime workers through their own grids: a walk at
-    1.2 m/s through six random stops, one GPS fix every 20 s (synthetic)."""
-    from datetime import timedelta
-
-    from gridmap import incidents, workers
-
-    rng = np.random.default_rng(seed + 303)
-    now = now or incidents.now_utc()
-    grids = db.units.read(session, county=county_code, level="grid").set_index("code")
-    _, roster = workers.search(session, county=county_code, role="fulltime", limit=100_000)
-    chosen = [w for w in roster if any(g["duty"] == "primary" for g in w["grids"])]
-    picks = rng.choice(len(chosen), size=min(walkers, len(chosen)), replace=False)
-    fixes = 0
-    for pick in picks:
-        worker = chosen[int(pick)]
-        grid = next(g["code"] for g in worker["grids"] if g["duty"] == "primary")
-        stops = uniform_inside(grids.geometry[grid], 6, rng)
-        xy = to_metres(stops[:, 0], stops[:, 1], (float(stops[0, 0]), float(stops[0, 1])))
-        path = shapely.LineString(xy)
-        along = np.arange(0.0, path.length, 24.0)
-        points = shapely.line_interpolate_point(path, along)
-        lon, lat = from_metres(
-            shapely.get_coordinates(points), (float(stops[0, 0]), float(stops[0, 1]))
-        )
-        start = now - timedelta(days=1) + timedelta(hours=float(rng.uniform(0, 10)))
-        times = [start + timedelta(seconds=20 * i) for i in range(len(lon))]
-        fixes += workers.record_track(session, worker["id"], lon, lat, times)
-    return {"walkers": len(picks), "fixes": fixes}

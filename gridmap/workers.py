@@ -22,12 +22,11 @@ import shapely
 from h3ronpy import ContainmentMode
 from h3ronpy import vector as h3v
 
-from gridmap import codes, crs, db, hierarchy, lookup, synth
+from gridmap import codes, crs, db, hierarchy, lookup
 from gridmap.db.scope import EVERYTHING, Scope
 from gridmap.errors import InvalidInputError, NotFoundError
+from gridmap.vocabulary import Duty, WorkerRole
 
-ROLES: dict[str, str] = {"fulltime": "专职网格员", "parttime": "兼职网格员", "cadre": "包联干部"}
-DUTIES: dict[str, str] = {"primary": "主责", "supporting": "协助"}
 OPEN_CASE_PENALTY_M = 500.0  # one more open case weighs like half a kilometre more to walk
 COVERAGE_RESOLUTION = 11  # ≈ 2,150 m² cells (≈ 25 m edge): a street front, a courtyard
 TRACK_MAX_GAP_S = 600.0  # fixes further apart in time are not joined into a path
@@ -43,7 +42,7 @@ class NewWorker:
 
     county_code: str
     name: str
-    role: str = "fulltime"
+    role: str = WorkerRole.FULLTIME
     phone: str = ""
     on_duty: bool = True
     primary_grids: tuple[str, ...] = ()
@@ -53,8 +52,8 @@ class NewWorker:
 def view(row: Any, grids: Sequence[tuple[str, str]]) -> dict[str, Any]:
     """A worker row as the API shows it, with Chinese labels."""
     data = row._asdict()
-    data["role_zh"] = ROLES[data["role"]]
-    data["grids"] = [{"code": g, "duty": d, "duty_zh": DUTIES[d]} for g, d in grids]
+    data["role_zh"] = WorkerRole(data["role"]).zh
+    data["grids"] = [{"code": g, "duty": d, "duty_zh": Duty(d).zh} for g, d in grids]
     return data
 
 
@@ -86,10 +85,7 @@ def search(
 def add(session: Session, new: Sequence[NewWorker]) -> list[int]:
     """Add workers and attach them to their grids (the caller commits); checks every code."""
     for worker in new:
-        if worker.role not in ROLES:
-            raise InvalidInputError(
-                f"role {worker.role!r} is not one of {', '.join(ROLES)}", role=worker.role
-            )
+        WorkerRole.parse(worker.role, what="role")
         if not worker.name.strip():
             raise InvalidInputError("a worker needs a name")
     for county in sorted({w.county_code for w in new}):
@@ -120,7 +116,7 @@ def add(session: Session, new: Sequence[NewWorker]) -> list[int]:
     links = [
         {"worker_id": i, "grid_code": g, "county_code": w.county_code, "duty": duty}
         for i, w in zip(ids, new, strict=True)
-        for duty, grids in (("primary", w.primary_grids), ("supporting", w.supporting_grids))
+        for duty, grids in ((Duty.PRIMARY, w.primary_grids), (Duty.SUPPORTING, w.supporting_grids))
         for g in grids
     ]
     if links:
@@ -130,8 +126,7 @@ def add(session: Session, new: Sequence[NewWorker]) -> list[int]:
 
 def assign(session: Session, worker_id: int, grid_codes: Sequence[str], *, duty: str) -> None:
     """Attach a worker to grids as ``primary`` (replacing the grid's primary) or ``supporting``."""
-    if duty not in DUTIES:
-        raise InvalidInputError(f"duty {duty!r} is not one of {', '.join(DUTIES)}")
+    Duty.parse(duty)
     worker = require(session, worker_id)
     _check_grids(session, [(worker["county_code"], g) for g in grid_codes])
     db.workers.assign(
@@ -254,7 +249,7 @@ def visited_cells(
     """
     if len(lon) == 0:
         return np.zeros(0, dtype=np.uint64)
-    x, y = synth.to_metres(lon, lat, (float(np.mean(lon)), float(np.mean(lat)))).T
+    x, y = crs.to_metres(lon, lat, (float(np.mean(lon)), float(np.mean(lat)))).T
     dx, dy = np.diff(x), np.diff(y)
     length = np.hypot(dx, dy)
     joined = (

@@ -19,77 +19,46 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-# Re-exported: the stage names live with the schema that constrains them.
-from gridmap.db.models import OPEN_STAGES as OPEN_STAGES
-from gridmap.db.models import STAGES as STAGES
 from gridmap.errors import InvalidTransitionError, SeparationOfDutiesError
-
-STAGE_ZH: dict[str, str] = {
-    "reported": "受理",
-    "accepted": "立案",
-    "dispatched": "派遣",
-    "handling": "处置",
-    "resolved": "反馈",
-    "closed": "核查结案",
-    "rated": "评价",
-}
-TIERS: tuple[str, ...] = ("grid", "village", "township", "county")
-TIER_ZH: dict[str, str] = {
-    "grid": "网格",
-    "village": "村(社区)",
-    "township": "乡镇(街道)",
-    "county": "县级部门",
-}
-CASE_TYPE_ZH: dict[str, str] = {
-    "immediate": "即办件",
-    "promised": "承诺件",
-    "coordinated": "协调件",
-}
+from gridmap.vocabulary import OPEN_STAGES, Action, Stage, Tier
 
 # Share of a category's whole time limit that each open stage may take (configurable per category
 # through ``stage_hours``). The handling stage gets most of it; acceptance and dispatch are quick.
-STAGE_SHARES: dict[str, float] = {
-    "reported": 0.05,
-    "accepted": 0.05,
-    "dispatched": 0.10,
-    "handling": 0.60,
-    "resolved": 0.20,
+STAGE_SHARES: dict[Stage, float] = {
+    Stage.REPORTED: 0.05,
+    Stage.ACCEPTED: 0.05,
+    Stage.DISPATCHED: 0.10,
+    Stage.HANDLING: 0.60,
+    Stage.RESOLVED: 0.20,
 }
 
 # action → {from stage: to stage}. ``escalate`` sends cases that were with a handler back to
-# ``accepted``, so the higher tier dispatches them afresh.
-TRANSITIONS: dict[str, dict[str, str]] = {
-    "accept": {"reported": "accepted"},
-    "reject": {"reported": "closed"},
-    "dispatch": {"accepted": "dispatched"},
-    "start": {"dispatched": "handling"},
-    "resolve": {"handling": "resolved"},
-    "close": {"resolved": "closed"},
-    "rate": {"closed": "rated"},
-    "return": {"dispatched": "accepted", "handling": "accepted", "resolved": "handling"},
-    "escalate": {
-        "reported": "reported",
-        "accepted": "accepted",
-        "dispatched": "accepted",
-        "handling": "accepted",
-        "resolved": "resolved",
+# ``accepted``, so the higher tier dispatches them afresh. ``report`` is not an action on a case.
+TRANSITIONS: dict[Action, dict[Stage, Stage]] = {
+    Action.ACCEPT: {Stage.REPORTED: Stage.ACCEPTED},
+    Action.REJECT: {Stage.REPORTED: Stage.CLOSED},
+    Action.DISPATCH: {Stage.ACCEPTED: Stage.DISPATCHED},
+    Action.START: {Stage.DISPATCHED: Stage.HANDLING},
+    Action.RESOLVE: {Stage.HANDLING: Stage.RESOLVED},
+    Action.CLOSE: {Stage.RESOLVED: Stage.CLOSED},
+    Action.RATE: {Stage.CLOSED: Stage.RATED},
+    Action.RETURN: {
+        Stage.DISPATCHED: Stage.ACCEPTED,
+        Stage.HANDLING: Stage.ACCEPTED,
+        Stage.RESOLVED: Stage.HANDLING,
     },
-    "reopen": {"closed": "accepted", "rated": "accepted"},
+    Action.ESCALATE: {
+        Stage.REPORTED: Stage.REPORTED,
+        Stage.ACCEPTED: Stage.ACCEPTED,
+        Stage.DISPATCHED: Stage.ACCEPTED,
+        Stage.HANDLING: Stage.ACCEPTED,
+        Stage.RESOLVED: Stage.RESOLVED,
+    },
+    Action.REOPEN: {Stage.CLOSED: Stage.ACCEPTED, Stage.RATED: Stage.ACCEPTED},
 }
-ACTION_ZH: dict[str, str] = {
-    "report": "上报",
-    "accept": "立案",
-    "reject": "不予立案",
-    "dispatch": "派遣",
-    "start": "开始处置",
-    "resolve": "处置反馈",
-    "close": "核查结案",
-    "rate": "评价",
-    "return": "退回",
-    "escalate": "上报升级",
-    "reopen": "重新办理",
-}
-NEEDS_NOTE: frozenset[str] = frozenset({"reject", "return", "escalate", "reopen"})
+NEEDS_NOTE: frozenset[Action] = frozenset(
+    {Action.REJECT, Action.RETURN, Action.ESCALATE, Action.REOPEN}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,24 +100,24 @@ class Plan:
     event: dict[str, Any]
 
 
-def allowed(stage: str, tier: str) -> list[str]:
+def allowed(stage: str, tier: str) -> list[Action]:
     """Actions allowed from ``stage`` (escalation only below the county tier)."""
     return [
         action
         for action, moves in TRANSITIONS.items()
-        if stage in moves and not (action == "escalate" and tier == TIERS[-1])
+        if stage in moves and not (action is Action.ESCALATE and tier == Tier.COUNTY)
     ]
 
 
-def next_tier(tier: str) -> str:
+def next_tier(tier: str) -> Tier:
     """The tier above ``tier`` (分级响应); the county tier has none."""
-    position = TIERS.index(tier)
-    if position == len(TIERS) - 1:
+    above = Tier(tier).next()
+    if above is None:
         raise InvalidTransitionError(
             "the case is already at the county tier and cannot be escalated further",
             tier=tier,
         )
-    return TIERS[position + 1]
+    return above
 
 
 def plan(
@@ -171,11 +140,11 @@ def plan(
             action=action,
             allowed=allowed(case.stage, case.tier),
         )
-    moves = TRANSITIONS[action]
-    if case.stage not in moves or (action == "escalate" and case.tier == TIERS[-1]):
+    moves = TRANSITIONS[Action(action)]
+    if case.stage not in moves or (action == Action.ESCALATE and case.tier == Tier.COUNTY):
         options = allowed(case.stage, case.tier)
         raise InvalidTransitionError(
-            f"cannot {action} a case in stage {case.stage} ({STAGE_ZH[case.stage]}, tier "
+            f"cannot {action} a case in stage {case.stage} ({Stage(case.stage).zh}, tier "
             f"{case.tier}); allowed: {', '.join(options) or 'none'}",
             action=action,
             stage=case.stage,
@@ -197,10 +166,10 @@ def plan(
     if action != "rate" and rating is not None:
         raise InvalidTransitionError("only rate takes a rating", action=action)
 
-    to_stage = moves[case.stage]
-    tier = next_tier(case.tier) if action == "escalate" else case.tier
+    to_stage = moves[Stage(case.stage)]
+    tier = next_tier(case.tier) if action == Action.ESCALATE else case.tier
     changes: dict[str, Any] = {"stage": to_stage, "tier": tier}
-    if to_stage != case.stage or action == "escalate":  # the stage clock restarts
+    if to_stage != case.stage or action == Action.ESCALATE:  # the stage clock restarts
         changes["stage_at"] = now
         changes["stage_due"] = limits.stage_due(to_stage, now)
     if action == "dispatch":
@@ -218,7 +187,7 @@ def plan(
     elif action == "reopen":
         changes.update(closed_at=None, rating=None, handler=None, dispatcher=None)
         changes["due_at"] = now + timedelta(hours=limits.limit_hours)
-    elif action in ("return", "escalate") and to_stage == "accepted":
+    elif action in (Action.RETURN, Action.ESCALATE) and to_stage == Stage.ACCEPTED:
         changes.update(handler=None, dispatcher=None)  # whoever takes it next starts afresh
     event = {
         "at": now,

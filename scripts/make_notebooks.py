@@ -89,7 +89,7 @@ GRIDS_LOOKUP = [
     new_code_cell(
         "from pathlib import Path\n\n"
         "import folium\nimport numpy as np\nimport pandas as pd\nimport branca.colormap as cm\n\n"
-        "from gridmap import db, grids, hierarchy, lookup, qa, synth\n"
+        "from gridmap import db, demo, grids, hierarchy, lookup, qa\n"
         "from gridmap.db import migrations\nfrom gridmap.settings import Settings\n\n"
         "settings = Settings()\n"
         "url = settings.database_url or db.cluster.up(\n"
@@ -100,8 +100,8 @@ GRIDS_LOOKUP = [
         "files = sorted((Path('..') / 'boundaries').glob('5134*.geojson'))\n"
         "with Session() as session, session.begin():\n"
         "    hierarchy.import_files(session, files, level='county', crs_name='gcj02')\n"
-        "    if not synth.is_loaded(session, COUNTY, seed=1):\n"
-        "        print(synth.load_county(session, COUNTY, seed=1))\n"
+        "    if not demo.is_loaded(session, COUNTY, seed=1):\n"
+        "        print(demo.load_county(session, COUNTY, seed=1))\n"
         "        report = grids.generate_for_county(session, COUNTY)\n"
         "        print({k: report[k] for k in ('grids', 'seconds', 'max_spread', 'grids_out_of_bounds')})\n"
         "        lookup.rebuild_index(session, COUNTY)"
@@ -170,8 +170,8 @@ DECHANG_SETUP = (
     "files = sorted((Path('..') / 'boundaries').glob('5134*.geojson'))\n"
     "with Session() as session, session.begin():\n"
     "    hierarchy.import_files(session, files, level='county', crs_name='gcj02')\n"
-    "    if not synth.is_loaded(session, COUNTY, seed=1):\n"
-    "        synth.load_county(session, COUNTY, seed=1)\n"
+    "    if not demo.is_loaded(session, COUNTY, seed=1):\n"
+    "        demo.load_county(session, COUNTY, seed=1)\n"
     "        grids.generate_for_county(session, COUNTY)\n"
     "        lookup.rebuild_index(session, COUNTY)\n"
 )
@@ -190,11 +190,11 @@ INCIDENTS = [
         "import folium\nimport numpy as np\nimport pandas as pd\nimport shapely\n"
         "from fastapi.testclient import TestClient\n\n"
         "from api.main import create_app\n"
-        "from gridmap import crs, db, grids, hierarchy, incidents, lookup, synth, workers\n"
+        "from gridmap import crs, db, demo, grids, hierarchy, incidents, lookup, synth, workers\n"
         "from gridmap.db import migrations\nfrom gridmap.settings import Settings\n\n"
         + DECHANG_SETUP
         + "    if not db.workers.search(session, db.scope.EVERYTHING, county=COUNTY, limit=1)[0]:\n"
-        "        print(synth.load_workers(session, COUNTY, seed=1))\n"
+        "        print(demo.load_workers(session, COUNTY, seed=1))\n"
         "clock = [datetime(2026, 11, 23, 1, 0, tzinfo=UTC)]  # a clock this notebook moves\n"
         "app = create_app(Settings(database_url=url, escalate_every_s=0))\n"
         "api = TestClient(app)\napi.__enter__()\n"
@@ -346,13 +346,13 @@ MAPS_EXPORTS = [
     new_code_cell(
         "import subprocess\nimport tempfile\nfrom pathlib import Path\n\n"
         "import pandas as pd\nimport pyogrio\nimport shapely\n\n"
-        "from gridmap import db, exports, grids, hierarchy, incidents, lookup, maps, synth\n"
+        "from gridmap import db, demo, exports, grids, hierarchy, incidents, lookup, maps\n"
         "from gridmap.db import migrations\nfrom gridmap.settings import Settings\n\n"
         + DECHANG_SETUP
         + "    if not db.workers.search(session, db.scope.EVERYTHING, county=COUNTY, limit=1)[0]:\n"
-        "        synth.load_workers(session, COUNTY, seed=1)\n"
+        "        demo.load_workers(session, COUNTY, seed=1)\n"
         "        index = lookup.load_index(session)\n"
-        "        synth.load_incidents(session, index, COUNTY, seed=1, count=60)\n"
+        "        demo.load_incidents(session, index, COUNTY, seed=1, count=60)\n"
         "out = Path(tempfile.mkdtemp(prefix='gridmap-05-'))"
     ),
     new_markdown_cell(

@@ -109,17 +109,15 @@ DEMO_COUNTY, DEMO_SEED = "513401", 1
 
 
 def load_demo(url: str) -> None:
-    """凉山's counties, a synthetic 西昌市 (seed 1) with grids, and the lookup index: committed."""
-    from gridmap import grids, lookup, synth
+    """凉山's counties, a synthetic 西昌市 (seed 1) with grids, the index and workers: committed."""
+    from gridmap import demo
 
     engine = db.session.make_engine(url)
     with Session(engine) as session, session.begin():
-        import_liangshan(session)
+        demo.load_counties(session, sorted(BOUNDARIES.glob("5134*.geojson")), resolution=10)
     with Session(engine) as session, session.begin():
-        synth.load_county(session, DEMO_COUNTY, seed=DEMO_SEED)
-        grids.generate_for_county(session, DEMO_COUNTY)
-        lookup.rebuild_index(session)
-        synth.load_workers(session, DEMO_COUNTY, seed=DEMO_SEED)
+        demo.load_synthetic_county(session, DEMO_COUNTY, seed=DEMO_SEED)
+        demo.load_workers(session, DEMO_COUNTY, seed=DEMO_SEED)
     engine.dispose()
 
 

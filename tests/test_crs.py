@@ -13,6 +13,7 @@ from pyproj import CRS, Geod
 
 from gridmap import crs
 from gridmap.errors import CoordinateOutOfRangeError, UnknownCRSError
+from gridmap.vocabulary import InputCRS
 from tests.strategies import MAINLAND_BOXES, china_lat, china_lon, mainland_arrays
 
 GEOD = Geod(ellps="GRS80")
@@ -161,7 +162,7 @@ def test_bd09_reference_value() -> None:
 # --- dispatch and geometries -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", crs.CRS_NAMES)
+@pytest.mark.parametrize("name", InputCRS.values())
 def test_from_then_to_wgs84_round_trips(name: str) -> None:
     lon, lat = np.array([104.06, 116.39, 114.158]), np.array([30.67, 39.91, 22.282])
     assert_within_cm(*crs.to_wgs84(*crs.from_wgs84(lon, lat, name), name), lon, lat)
@@ -244,7 +245,7 @@ def test_check_crs_normalizes(spelling: str, name: str) -> None:
 def test_check_crs_rejects_unknown_listing_choices() -> None:
     with pytest.raises(UnknownCRSError, match="mercator") as caught:
         crs.check_crs("mercator")
-    assert all(name in str(caught.value) for name in crs.CRS_NAMES)
+    assert all(name in str(caught.value) for name in InputCRS.values())
 
 
 # --- Gauss-Krüger zones and areas ------------------------------------------------------------

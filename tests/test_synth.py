@@ -5,6 +5,7 @@ import geopandas as gpd
 import shapely
 
 from gridmap import codes, crs, geometry, synth
+from gridmap.vocabulary import UrbanRural
 from tests.conftest import BOUNDARIES
 
 
@@ -35,7 +36,7 @@ def test_codes_sit_in_their_blocks(made):
     for code, kind in zip(made.villages["code"], made.villages["kind"], strict=True):
         assert codes.kind_of(code) == kind
         assert code[:9] in set(made.townships["code"])
-    assert set(made.villages["urban_rural"]) <= set(codes.URBAN_RURAL_ZH)
+    assert set(made.villages["urban_rural"]) <= set(UrbanRural.values())
 
 
 def test_townships_and_villages_tile_the_county(made, xichang):

@@ -23,7 +23,7 @@ import shapely
 from h3.api import basic_int as h3i
 from pyproj import Geod, Transformer
 
-from gridmap import crs, db, incidents, lookup, workers, workflow
+from gridmap import crs, db, incidents, lookup, workers
 from gridmap.errors import (
     CoordinateOutOfRangeError,
     InvalidCodeError,
@@ -31,6 +31,7 @@ from gridmap.errors import (
     NotFoundError,
     UnknownCRSError,
 )
+from gridmap.vocabulary import OPEN_STAGES, WorkerRole
 
 COUNTY = "513401"
 CST = timezone(timedelta(hours=8))
@@ -372,7 +373,7 @@ def test_search_by_village_code_and_duty(demo_tx: Session) -> None:
     assert [w["id"] for w in found] == sorted(expected)
     for worker in found:  # every worker listed has a grid of the village, with labels
         assert any(g["code"].startswith(village) for g in worker["grids"])
-        assert worker["role_zh"] == workers.ROLES[worker["role"]]
+        assert worker["role_zh"] == WorkerRole(worker["role"]).zh
 
     total, found = workers.search(demo_tx, code=village, on_duty=False, limit=1000)
     assert total == len(off) and {w["id"] for w in found} == off
@@ -518,7 +519,7 @@ def test_fallback_matches_an_independent_cost(
                 "SELECT worker_id, count(*) FROM incident WHERE worker_id IS NOT NULL "
                 "AND stage = ANY(:open) GROUP BY worker_id"
             ),
-            {"open": list(workflow.OPEN_STAGES)},
+            {"open": list(OPEN_STAGES)},
         ).all()
     )
     cost = {w: d + 500.0 * open_cases.get(w, 0) for w, d in distance.items()}

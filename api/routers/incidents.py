@@ -4,7 +4,7 @@ listings with ``overdue``, hotspots, and the category catalogue."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -24,11 +24,11 @@ from api.deps import (
 )
 from gridmap import categories, incidents
 from gridmap.errors import PayloadTooLargeError
+from gridmap.vocabulary import CaseType, Stage, Tier
 
 router = APIRouter(tags=["incidents 事件"])
 
 MAX_BATCH = 1000
-Stage = Literal["reported", "accepted", "dispatched", "handling", "resolved", "closed", "rated"]
 
 
 class IncidentIn(BaseModel):
@@ -36,7 +36,7 @@ class IncidentIn(BaseModel):
 
     lon: FiniteFloat = Field(description="longitude / 经度")
     lat: FiniteFloat = Field(description="latitude / 纬度")
-    crs: CRS = "wgs84"
+    crs: CRS = CRS.WGS84
     category: Text = Field(min_length=2, max_length=8, description="category code / 事件分类编码")
     description: Text = Field("", max_length=incidents.MAX_DESCRIPTION, description="描述")
     reporter: Text = Field("", max_length=200, description="reporter / 上报人")
@@ -90,8 +90,8 @@ class CategoryIn(BaseModel):
     parent_code: str | None = None
     name_zh: Text = Field(min_length=1, max_length=100)
     name_en: Text = Field(min_length=1, max_length=100)
-    tier: Literal["grid", "village", "township", "county"]
-    case_type: Literal["immediate", "promised", "coordinated"]
+    tier: Tier
+    case_type: CaseType
     limit_hours: FiniteFloat = Field(gt=0, le=24 * 365)
     stage_hours: dict[str, Annotated[FiniteFloat, Field(gt=0, le=24 * 365)]] = Field(
         default_factory=dict
@@ -202,10 +202,7 @@ def list_incidents(
         str | None, Query(pattern=r"^\d{9,15}$", description="township, village or grid code")
     ] = None,
     stage: Annotated[
-        list[
-            Literal["reported", "accepted", "dispatched", "handling", "resolved", "closed", "rated"]
-        ]
-        | None,
+        list[Stage] | None,
         Query(description="one or more stages"),
     ] = None,
     category: Annotated[str | None, Query(pattern=r"^\d{2,4}$")] = None,

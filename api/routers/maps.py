@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import gzip
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
 
 from api.deps import SessionDep, SettingsDep
 from gridmap import maps
+from gridmap.vocabulary import Basemap, Language, TileLayer
 
 router = APIRouter(tags=["maps 地图"])
 
@@ -29,10 +30,10 @@ def unit_map(
     session: SessionDep,
     settings: SettingsDep,
     basemap: Annotated[
-        Literal["tianditu-vec", "tianditu-img", "osm", "custom"] | None,
+        Basemap | None,
         Query(description="none by default: boundaries draw without any network / 底图"),
     ] = None,
-    lang: Annotated[Literal["zh", "en"], Query(description="language / 语言")] = "zh",
+    lang: Annotated[Language, Query(description="language / 语言")] = Language.ZH,
 ) -> Response:
     """A county (6 digits), township (9), village (12) or grid (15) with its children, grids
     coloured by households, incidents, heat map and on-duty workers, as one HTML page."""
@@ -63,7 +64,7 @@ def unit_map(
     responses={200: {"content": {"application/vnd.mapbox-vector-tile": {}}}},
 )
 def vector_tile(
-    layer: Literal["grids", "households"],
+    layer: TileLayer,
     z: int,
     x: int,
     y: int,

@@ -23,8 +23,9 @@ from starlette.exceptions import HTTPException
 
 from api.deps import json_response, now, parse_bbox
 from api.errors import status_for
-from gridmap import categories, crs, incidents, workflow
+from gridmap import categories, crs, incidents
 from gridmap.errors import GridmapError, InvalidInputError
+from gridmap.vocabulary import FINISHED_STAGES, OPEN_STAGES
 
 router = APIRouter(tags=["open311"])
 
@@ -417,8 +418,8 @@ def _statuses(raw: str | None) -> list[str] | None:
     if not wanted or len(wanted) == 2:
         return None
     if wanted == ["open"]:
-        return list(workflow.OPEN_STAGES)
-    return [s for s in workflow.STAGES if s not in workflow.OPEN_STAGES]
+        return list(OPEN_STAGES)
+    return list(FINISHED_STAGES)
 
 
 def _window(params: Mapping[str, str], at: datetime) -> tuple[datetime | None, datetime | None]:

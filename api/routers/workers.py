@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field, FiniteFloat
 
 from api.deps import CRS, MAX_INT, PageDep, SessionDep, Text, json_response, run_in_session
 from gridmap import workers
+from gridmap.vocabulary import Duty, WorkerRole
 
 router = APIRouter(tags=["workers 网格员"])
 WorkerId = Annotated[int, Path(ge=1, le=MAX_INT)]
@@ -19,8 +20,8 @@ class WorkerIn(BaseModel):
 
     county_code: str = Field(pattern=r"^\d{6}$")
     name: Text = Field(min_length=1, max_length=100, description="姓名")
-    role: Literal["fulltime", "parttime", "cadre"] = Field(
-        "fulltime", description="fulltime 专职 | parttime 兼职 | cadre 包联干部"
+    role: WorkerRole = Field(
+        WorkerRole.FULLTIME, description="fulltime 专职 | parttime 兼职 | cadre 包联干部"
     )
     phone: Text = Field("", max_length=40)
     on_duty: bool = True
@@ -38,7 +39,7 @@ class GridsIn(BaseModel):
     """Grids to attach a worker to, as primary (主责) or supporting (协助)."""
 
     grids: list[str] = Field(min_length=1, max_length=200)
-    duty: Literal["primary", "supporting"] = "primary"
+    duty: Duty = Duty.PRIMARY
 
 
 class Fix(BaseModel):
@@ -53,7 +54,7 @@ class Fix(BaseModel):
 class TrackIn(BaseModel):
     """A batch of fixes in one CRS (phones send what their map app gives)."""
 
-    crs: CRS = "wgs84"
+    crs: CRS = CRS.WGS84
     fixes: list[Fix] = Field(min_length=1, max_length=workers.MAX_FIXES)
 
 
@@ -64,7 +65,7 @@ def list_workers(
     county: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     code: Annotated[str | None, Query(pattern=r"^\d{6,15}$", description="under this unit")] = None,
     on_duty: bool | None = None,
-    role: Literal["fulltime", "parttime", "cadre"] | None = None,
+    role: WorkerRole | None = None,
 ) -> Response:
     """Workers with their grids, by id."""
     total, items = workers.search(

@@ -17,9 +17,10 @@ from sqlalchemy import Row, func, select, update
 from sqlalchemy import insert as sql_insert
 from sqlalchemy.orm import Session
 
-from gridmap.db.models import OPEN_STAGES, Incident, IncidentEvent
+from gridmap.db.models import Incident, IncidentEvent
 from gridmap.db.scope import Scope, scoped
 from gridmap.db.workers import WORKER_FALLBACK
+from gridmap.vocabulary import OPEN_STAGES
 
 COLUMNS = (
     Incident.id,

@@ -30,6 +30,17 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from geoalchemy2 import Geometry, WKBElement
 
+from gridmap.vocabulary import (
+    FINISHED_STAGES,
+    CaseType,
+    Duty,
+    GenerationKind,
+    Level,
+    Stage,
+    Tier,
+    WorkerRole,
+)
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -52,13 +63,11 @@ class Generation(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    kind: Mapped[str] = mapped_column(String(16))  # import | grids | plan | rollback
+    kind: Mapped[str] = mapped_column(String(16))  # a GenerationKind
     description: Mapped[str] = mapped_column(Text, default="")
     county_code: Mapped[str | None] = mapped_column(String(6))
 
-    __table_args__ = (
-        CheckConstraint("kind IN ('import', 'grids', 'plan', 'rollback')", name="kind"),
-    )
+    __table_args__ = (CheckConstraint(GenerationKind.sql_in("kind"), name="kind"),)
 
 
 class Unit(Base):
@@ -90,10 +99,11 @@ class Unit(Base):
     __table_args__ = (
         CheckConstraint("ST_IsValid(geom)", name="geom_valid"),
         CheckConstraint("NOT ST_IsEmpty(geom)", name="geom_not_empty"),
-        CheckConstraint("level IN ('county', 'township', 'village', 'grid')", name="level"),
+        CheckConstraint(Level.sql_in("level"), name="level"),
         CheckConstraint(
-            "length(code) = CASE level WHEN 'county' THEN 6 WHEN 'township' THEN 9 "
-            "WHEN 'village' THEN 12 ELSE 15 END",
+            "length(code) = CASE level "
+            + " ".join(f"WHEN '{level}' THEN {level.code_length}" for level in tuple(Level)[:-1])
+            + f" ELSE {Level.GRID.code_length} END",
             name="code_length",
         ),
         CheckConstraint(
@@ -193,8 +203,8 @@ class Category(Base):
     active: Mapped[bool] = mapped_column(default=True, server_default="true")
 
     __table_args__ = (
-        CheckConstraint("tier IN ('grid', 'village', 'township', 'county')", name="tier"),
-        CheckConstraint("case_type IN ('immediate', 'promised', 'coordinated')", name="case_type"),
+        CheckConstraint(Tier.sql_in("tier"), name="tier"),
+        CheckConstraint(CaseType.sql_in("case_type"), name="case_type"),
         CheckConstraint("limit_hours > 0", name="limit_positive"),
     )
 
@@ -218,7 +228,7 @@ class Worker(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (
-        CheckConstraint("role IN ('fulltime', 'parttime', 'cadre')", name="role"),
+        CheckConstraint(WorkerRole.sql_in("role"), name="role"),
         Index("ix_worker_county", "county_code"),
     )
 
@@ -236,12 +246,12 @@ class WorkerGrid(Base):
     duty: Mapped[str] = mapped_column(String(10))
 
     __table_args__ = (
-        CheckConstraint("duty IN ('primary', 'supporting')", name="duty"),
+        CheckConstraint(Duty.sql_in("duty"), name="duty"),
         Index(
             "uq_worker_grid_primary",
             "grid_code",
             unique=True,
-            postgresql_where=text("duty = 'primary'"),
+            postgresql_where=text(f"duty = '{Duty.PRIMARY}'"),
         ),
         Index("ix_worker_grid_grid", "grid_code"),
     )
@@ -268,18 +278,8 @@ class Position(Base):
     )
 
 
-# The seven stages of a case, in order; the first five are open. The schema's CHECK constraint,
-# the SQL that counts open cases and gridmap.workflow all read them from here.
-STAGES: tuple[str, ...] = (
-    "reported",
-    "accepted",
-    "dispatched",
-    "handling",
-    "resolved",
-    "closed",
-    "rated",
-)
-OPEN_STAGES: tuple[str, ...] = STAGES[:5]
+# Open cases are those not in a finished stage: the partial indexes below serve the open queues.
+_OPEN_CASES = "stage NOT IN ({})".format(", ".join(f"'{stage}'" for stage in FINISHED_STAGES))
 
 
 class Incident(Base):
@@ -324,12 +324,8 @@ class Incident(Base):
     request_hash: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
-        CheckConstraint(
-            "stage IN ('reported', 'accepted', 'dispatched', 'handling', 'resolved', "
-            "'closed', 'rated')",
-            name="stage",
-        ),
-        CheckConstraint("tier IN ('grid', 'village', 'township', 'county')", name="tier"),
+        CheckConstraint(Stage.sql_in("stage"), name="stage"),
+        CheckConstraint(Tier.sql_in("tier"), name="tier"),
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating"),
         Index("uq_incident_idempotency_key", "idempotency_key", unique=True),
         Index("ix_incident_county_stage", "county_code", "stage"),
@@ -337,12 +333,12 @@ class Incident(Base):
         Index(
             "ix_incident_open_due",
             "stage_due",
-            postgresql_where=text("stage NOT IN ('closed', 'rated')"),
+            postgresql_where=text(_OPEN_CASES),
         ),
         Index(
             "ix_incident_open_worker",
             "worker_id",
-            postgresql_where=text("stage NOT IN ('closed', 'rated')"),
+            postgresql_where=text(_OPEN_CASES),
         ),
         Index("ix_incident_county_reported", "county_code", "reported_at"),
     )

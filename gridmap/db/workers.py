@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import Row, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from gridmap.db.models import OPEN_STAGES, Position, Unit, Worker, WorkerGrid
+from gridmap.db.models import Position, Unit, Worker, WorkerGrid
 from gridmap.db.scope import Scope, scoped
+from gridmap.vocabulary import OPEN_STAGES
 
 COLUMNS = (
     Worker.id,
