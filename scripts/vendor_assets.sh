@@ -9,6 +9,9 @@
 # Two files are not on npm and are derived here: the glyphicons-only stylesheet (folium loads
 # bootstrap 3.0's bootstrap-glyphicons.css; we cut the same rules out of bootstrap@3.4.1) and
 # folium's own leaflet.awesome.rotate.css (the .fa-rotate-0 … .fa-rotate-359 classes).
+# One vendored file is edited: ReDoc 2's bundle draws its footer logo from cdn.redoc.ly whatever
+# the options; the script points that <img> at an empty inline SVG (below) so /redoc asks
+# nothing of the internet.
 # VERSIONS.txt records package, version and tarball integrity; bump a pin here, re-run, and
 # check `pytest tests/test_maps.py tests/api/test_maps.py tests/api/test_docs.py` (the offline
 # browser tests included).
@@ -130,6 +133,9 @@ put "$p/NOTICE" swagger-ui/NOTICE
 p="$(pkg redoc@2.5.4)"
 put "$p/bundles/redoc.standalone.js" redoc/redoc.standalone.js
 put "$p/bundles/redoc.standalone.js.LICENSE.txt" redoc/redoc.standalone.js.LICENSE.txt
+logo="https://cdn.redoc.ly/redoc/logo-mini.svg"
+grep -qF "$logo" "$OUT/redoc/redoc.standalone.js" || { echo "ReDoc no longer loads $logo: recheck" >&2; exit 1; }
+sed -i "s#$logo#data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E#" "$OUT/redoc/redoc.standalone.js"
 put "$p/LICENSE" redoc/LICENSE
 
 {
