@@ -32,8 +32,8 @@ app = typer.Typer(help="gridmap: 网格化管理 boundaries, grids and lookup.",
 db_app = typer.Typer(help="The database: private PostGIS cluster or DATABASE_URL.")
 app.add_typer(db_app, name="db")
 console = Console(stderr=True)
-REPO_ROOT = Path(__file__).resolve().parents[1]
-BUNDLED = REPO_ROOT / "boundaries"
+REPO_ROOT = Path(__file__).resolve().parents[1]  # the source checkout, for `gridmap bench`
+BUNDLED = hierarchy.bundled_boundaries()
 LIANGSHAN = "5134"
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")]
