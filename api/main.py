@@ -9,11 +9,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import swagger_ui_bundle
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,6 +20,7 @@ from api.hotpath import HotPaths
 from api.routers import exports, incidents, locate, maps, open311, qa, units, workers
 from gridmap import __version__, db, lookup
 from gridmap import incidents as cases
+from gridmap.maps import ASSET_ROUTE
 from gridmap.settings import Settings
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
@@ -158,23 +157,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Boundaries, grids and point lookup for grassroots grid governance.",
         lifespan=lifespan,
-        docs_url=None,  # served below from bundled assets: government networks are offline
+        docs_url=None,  # served below from vendored assets: government networks are offline
         redoc_url=None,
     )
     app.state.settings = settings
     app.state.clock = cases.now_utc  # tests swap in a controllable clock
-    app.mount(
-        "/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger"
-    )
 
     @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
+    def docs(request: Request) -> HTMLResponse:
+        """Swagger UI 5 (reads OpenAPI 3.1) from the vendored files the map pages use too."""
+        root = request.scope.get("root_path", "")
         return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="gridmap API",
-            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
-            swagger_css_url="/static/swagger/swagger-ui.css",
-            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+            openapi_url=f"{root}/openapi.json",
+            title="gridmap API 接口文档",
+            swagger_js_url=f"{root}{ASSET_ROUTE}/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{ASSET_ROUTE}/swagger-ui/swagger-ui.css",
+            swagger_favicon_url=f"{root}{ASSET_ROUTE}/swagger-ui/favicon-32x32.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        """ReDoc 2 from the vendored files; no Google Fonts, so nothing leaves the server."""
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(
+            openapi_url=f"{root}/openapi.json",
+            title="gridmap API 接口文档",
+            redoc_js_url=f"{root}{ASSET_ROUTE}/redoc/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{ASSET_ROUTE}/swagger-ui/favicon-32x32.png",
+            with_google_fonts=False,
         )
 
     @app.get("/health", tags=["health"])

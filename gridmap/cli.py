@@ -32,8 +32,8 @@ app = typer.Typer(help="gridmap: 网格化管理 boundaries, grids and lookup.",
 db_app = typer.Typer(help="The database: private PostGIS cluster or DATABASE_URL.")
 app.add_typer(db_app, name="db")
 console = Console(stderr=True)
-REPO_ROOT = Path(__file__).resolve().parents[1]
-BUNDLED = REPO_ROOT / "boundaries"
+REPO_ROOT = Path(__file__).resolve().parents[1]  # the source checkout, for `gridmap bench`
+BUNDLED = hierarchy.bundled_boundaries()
 LIANGSHAN = "5134"
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")]
@@ -466,6 +466,22 @@ bench_app = typer.Typer(help="Benchmarks: figures with anchors measured in the s
 app.add_typer(bench_app, name="bench")
 
 
+def _source_benchmarks() -> None:
+    """Make the checkout's ``benchmarks`` importable: it is not installed with gridmap.
+
+    In an editable install gridmap/ sits in the checkout next to benchmarks/, which goes on
+    sys.path; from a wheel there is none, and the error says where the benchmarks live.
+    """
+    if not (REPO_ROOT / "benchmarks" / "__init__.py").is_file():
+        raise GridmapError(
+            "gridmap bench runs from a source checkout: the benchmarks are not installed with "
+            f"the package (no benchmarks/ next to {REPO_ROOT / 'gridmap'}); clone the "
+            "repository and run `pip install -e .` there"
+        )
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+
+
 @bench_app.command("lookup")
 def bench_lookup(
     county: Annotated[str, typer.Option(help="county with generated grids")] = "513401",
@@ -474,6 +490,7 @@ def bench_lookup(
     as_json: JsonOpt = False,
 ) -> None:
     """Batch lookup: H3 index vs STRtree, geopandas, PostGIS and the H3 floor; grid generation."""
+    _source_benchmarks()
     from benchmarks import lookup as bench
 
     settings = _settings()
@@ -496,6 +513,7 @@ def bench_locate(
     as_json: JsonOpt = False,
 ) -> None:
     """HTTP GET /locate against the same server's /health, one uvicorn worker, via wrk."""
+    _source_benchmarks()
     from benchmarks import locate as bench
 
     settings = _settings()
@@ -515,6 +533,7 @@ def bench_intake(
     as_json: JsonOpt = False,
 ) -> None:
     """HTTP POST /incidents next to the same server's /health; lost and duplicated under retries."""
+    _source_benchmarks()
     from benchmarks import intake as bench
 
     settings = _settings()
@@ -656,6 +675,7 @@ def bench_export(
     as_json: JsonOpt = False,
 ) -> None:
     """County GeoPackage (all layers, no households) against ogr2ogr from PostGIS, same run."""
+    _source_benchmarks()
     from benchmarks import export as bench
 
     report = bench.run(database_url(_settings()), county, repeat=repeat)

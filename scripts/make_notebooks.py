@@ -15,7 +15,6 @@ QUICKSTART = [
         "`DATABASE_URL` is set."
     ),
     new_code_cell(
-        "from pathlib import Path\n\n"
         "import numpy as np\nimport pandas as pd\nimport shapely\nimport folium\n\n"
         "from gridmap import db, hierarchy, qa\nfrom gridmap.db import migrations\n"
         "from gridmap.settings import Settings\n\n"
@@ -25,7 +24,7 @@ QUICKSTART = [
         "migrations.upgrade(url)\n"
         "engine = db.session.make_engine(url)\n"
         "Session = db.session.sessionmaker_for(engine)\n"
-        "BOUNDARIES = Path('..') / 'boundaries'"
+        "BOUNDARIES = hierarchy.bundled_boundaries()"
     ),
     new_markdown_cell("## 导入 Import: one command, one generation"),
     new_code_cell(
@@ -87,7 +86,6 @@ GRIDS_LOOKUP = [
         "them, and look points up through the exact H3 index."
     ),
     new_code_cell(
-        "from pathlib import Path\n\n"
         "import folium\nimport numpy as np\nimport pandas as pd\nimport branca.colormap as cm\n\n"
         "from gridmap import db, demo, grids, hierarchy, lookup, qa\n"
         "from gridmap.db import migrations\nfrom gridmap.settings import Settings\n\n"
@@ -97,7 +95,7 @@ GRIDS_LOOKUP = [
         "migrations.upgrade(url)\n"
         "Session = db.session.sessionmaker_for(db.session.make_engine(url))\n"
         "COUNTY = '513424'\n"
-        "files = sorted((Path('..') / 'boundaries').glob('5134*.geojson'))\n"
+        "files = sorted(hierarchy.bundled_boundaries().glob('5134*.geojson'))\n"
         "with Session() as session, session.begin():\n"
         "    hierarchy.import_files(session, files, level='county', crs_name='gcj02')\n"
         "    if not demo.is_loaded(session, COUNTY, seed=1):\n"
@@ -167,7 +165,7 @@ DECHANG_SETUP = (
     "migrations.upgrade(url)\n"
     "Session = db.session.sessionmaker_for(db.session.make_engine(url))\n"
     "COUNTY = '513424'\n"
-    "files = sorted((Path('..') / 'boundaries').glob('5134*.geojson'))\n"
+    "files = sorted(hierarchy.bundled_boundaries().glob('5134*.geojson'))\n"
     "with Session() as session, session.begin():\n"
     "    hierarchy.import_files(session, files, level='county', crs_name='gcj02')\n"
     "    if not demo.is_loaded(session, COUNTY, seed=1):\n"
@@ -186,7 +184,7 @@ INCIDENTS = [
         "(走遍率) and monthly hotspots (每月一题). Uses a synthetic 德昌县 (513424)."
     ),
     new_code_cell(
-        "from datetime import UTC, datetime, timedelta\nfrom pathlib import Path\n\n"
+        "from datetime import UTC, datetime, timedelta\n\n"
         "import folium\nimport numpy as np\nimport pandas as pd\nimport shapely\n"
         "from fastapi.testclient import TestClient\n\n"
         "from api.main import create_app\n"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Rebuild gridmap/static/vendor/ from pinned npm packages: every JS/CSS file (and the images and
-# fonts their CSS references) that the folium maps load, so maps work on isolated networks.
+# fonts their CSS references) that the folium maps and the API docs pages (/docs Swagger UI,
+# /redoc ReDoc) load, so maps and docs work on isolated networks.
 #
 #   scripts/vendor_assets.sh           re-vendor into gridmap/static/vendor (needs npm + network)
 #
@@ -8,8 +9,12 @@
 # Two files are not on npm and are derived here: the glyphicons-only stylesheet (folium loads
 # bootstrap 3.0's bootstrap-glyphicons.css; we cut the same rules out of bootstrap@3.4.1) and
 # folium's own leaflet.awesome.rotate.css (the .fa-rotate-0 … .fa-rotate-359 classes).
+# One vendored file is edited: ReDoc 2's bundle draws its footer logo from cdn.redoc.ly whatever
+# the options; the script points that <img> at an empty inline SVG (below) so /redoc asks
+# nothing of the internet.
 # VERSIONS.txt records package, version and tarball integrity; bump a pin here, re-run, and
-# check `pytest tests/test_maps.py tests/api/test_maps.py` (the offline browser test included).
+# check `pytest tests/test_maps.py tests/api/test_maps.py tests/api/test_docs.py` (the offline
+# browser tests included).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -28,6 +33,8 @@ PACKAGES=(
   @fortawesome/fontawesome-free@6.2.0
   leaflet.awesome-markers@2.0.5
   d3@3.5.5
+  swagger-ui-dist@5.35.0
+  redoc@2.5.4
 )
 
 unpack() {  # unpack NAME@VERSION into $WORK/NAME@VERSION/package, record its integrity
@@ -113,6 +120,23 @@ done > "$OUT/awesome-markers/leaflet.awesome.rotate.min.css"
 p="$(pkg d3@3.5.5)"
 put "$p/d3.min.js" d3/d3.min.js
 put "$p/LICENSE" d3/LICENSE
+
+# API docs. Swagger UI 5 is the first major version that reads OpenAPI 3.1 (FastAPI's schema);
+# ReDoc 2 reads 3.1 and keeps the <redoc spec-url> element FastAPI's get_redoc_html writes.
+p="$(pkg swagger-ui-dist@5.35.0)"
+for file in swagger-ui-bundle.js swagger-ui-bundle.js.LICENSE.txt swagger-ui.css favicon-32x32.png; do
+  put "$p/$file" "swagger-ui/$file"
+done
+put "$p/LICENSE" swagger-ui/LICENSE
+put "$p/NOTICE" swagger-ui/NOTICE
+
+p="$(pkg redoc@2.5.4)"
+put "$p/bundles/redoc.standalone.js" redoc/redoc.standalone.js
+put "$p/bundles/redoc.standalone.js.LICENSE.txt" redoc/redoc.standalone.js.LICENSE.txt
+logo="https://cdn.redoc.ly/redoc/logo-mini.svg"
+grep -qF "$logo" "$OUT/redoc/redoc.standalone.js" || { echo "ReDoc no longer loads $logo: recheck" >&2; exit 1; }
+sed -i "s#$logo#data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E#" "$OUT/redoc/redoc.standalone.js"
+put "$p/LICENSE" redoc/LICENSE
 
 {
   echo "# npm packages vendored by scripts/vendor_assets.sh (package, tarball integrity)"

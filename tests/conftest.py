@@ -10,19 +10,17 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from gridmap import db, lookup
+from gridmap import db, hierarchy, lookup
 from gridmap.db import migrations
 from gridmap.errors import DatabaseUnavailableError
 from gridmap.settings import Settings
 
-REPO = Path(__file__).resolve().parents[1]
-BOUNDARIES = REPO / "boundaries"
+BOUNDARIES = hierarchy.bundled_boundaries()
 TEMPLATE = "gridmap_test_template"
 
 
