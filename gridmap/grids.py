@@ -462,7 +462,7 @@ def generate_for_county(
 
 
 def summarize(results: list[VillageGrids], **extra: Any) -> dict[str, Any]:
-    """Counts, bounds and balance of generated grids (the figures the grid-generation target is checked against)."""
+    """Counts, bounds and balance of generated grids: what the grid-generation target checks."""
     spreads = np.array([r.spread for r in results])
     counts = np.concatenate([r.grids["households"].to_numpy() for r in results])
     multi = [r for r in results if len(r.grids) > 1]
