@@ -30,7 +30,7 @@ import geopandas as gpd
 import shapely
 from h3ronpy import vector as h3v
 
-from gridmap import db, grids, lattice, lookup, synth
+from gridmap import crs, db, grids, lattice, lookup
 
 
 def best_of(runs: int, work: Callable[[], Any]) -> tuple[float, Any]:
@@ -54,8 +54,8 @@ def make_points(
     lon0 = households["lon"].to_numpy()[pick]
     lat0 = households["lat"].to_numpy()[pick]
     clustered = (
-        lon0 + jitter[:, 0] / (synth.M_PER_DEG_LON_EQUATOR * np.cos(np.radians(lat0))),
-        lat0 + jitter[:, 1] / synth.M_PER_DEG_LAT,
+        lon0 + jitter[:, 0] / (crs.M_PER_DEG_LON_EQUATOR * np.cos(np.radians(lat0))),
+        lat0 + jitter[:, 1] / crs.M_PER_DEG_LAT,
     )
     return {"uniform": uniform, "clustered": clustered}
 
