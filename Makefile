@@ -1,13 +1,14 @@
 # gridmap: two commands on a fresh Debian machine.
 #   make demo   installs what is missing, starts the private PostGIS, loads the demo, serves the API
-#   make test   the whole suite: lint, layering, migrations, tests, doctests, notebooks
+#   make test   the whole suite: lint, format, types, layering, dependencies, migrations, tests,
+#               doctests, notebooks
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test system venv lint bench serve clean
+.PHONY: demo test system venv lint typecheck deps constraints bench serve clean
 
 system:
 	@scripts/install-system.sh
@@ -30,6 +31,20 @@ lint: venv
 	@$(BIN)/ruff check gridmap api tests benchmarks scripts
 	@$(BIN)/ruff format --check gridmap api tests benchmarks scripts
 	@$(BIN)/lint-imports
+	@$(BIN)/deptry . --no-ansi
+
+typecheck: venv
+	@$(BIN)/mypy
+
+# Every runtime import is a declared dependency, and none is declared but unused.
+deps: venv
+	@$(BIN)/deptry .
+
+# Re-pin constraints.txt from pyproject.toml with a resolver; existing pins are kept where
+# they still fit (add --upgrade-package NAME to move one).
+constraints: venv
+	@$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header \
+		--quiet -o constraints.txt
 
 test: lint
 	@$(BIN)/python -m pytest -q gridmap tests --doctest-modules --ignore=gridmap/db/migrations

@@ -45,15 +45,18 @@ def _session(request: Request) -> Iterator[Session]:
 
 
 async def _sessions(request: Request) -> sessionmaker[Session]:
-    return request.app.state.sessions
+    sessions: sessionmaker[Session] = request.app.state.sessions
+    return sessions
 
 
 async def _index(request: Request) -> Index:
-    return request.app.state.index
+    index: Index = request.app.state.index
+    return index
 
 
 async def _settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,12 +129,13 @@ def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
         raise CoordinateOutOfRangeError(
             f"bbox {bbox!r} must be four numbers min_lon,min_lat,max_lon,max_lat", bbox=bbox
         )
-    return values  # type: ignore[return-value]
+    return values[0], values[1], values[2], values[3]
 
 
 def now(request: Request) -> datetime:
     """The app's clock (``app.state.clock``): real time, or a test's controllable clock."""
-    return request.app.state.clock()
+    clock: datetime = request.app.state.clock()
+    return clock
 
 
 def run_in_session(request: Request, work: Callable[[Session], T]) -> T:

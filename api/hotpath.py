@@ -99,8 +99,8 @@ class HotPaths:
         except (GridmapError, RequestValidationError) as error:
             await problem_for(error)(scope, receive, send)
             return
-        headers = [(k.lower().encode(), v.encode()) for k, v in extra.items()]
-        await _json(send, json_bytes(incident), 201, headers)
+        raw_headers = [(k.lower().encode(), v.encode()) for k, v in extra.items()]
+        await _json(send, json_bytes(incident), 201, raw_headers)
 
 
 async def _body(receive: Receive) -> bytes:

@@ -105,7 +105,8 @@ class BodyLimit:
 
     async def _read_chunked(self, receive: Receive) -> bytes | None:
         """A body without Content-Length, read up to the limit; None once it is over."""
-        chunks, seen = [], 0
+        chunks: list[bytes] = []
+        seen = 0
         while True:
             message = await receive()
             if message["type"] != "http.request":

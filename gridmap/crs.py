@@ -414,7 +414,8 @@ def _project_gk(geoms: NDArray[np.object_], epsg: int) -> NDArray[np.object_]:
     def project(coords: FloatArray) -> FloatArray:
         return np.column_stack(transformer.transform(coords[:, 0], coords[:, 1]))
 
-    return shapely.transform(geoms, project)
+    projected: NDArray[np.object_] = shapely.transform(geoms, project)
+    return projected
 
 
 def areas_m2(geoms: NDArray[np.object_]) -> NDArray[np.float64]:

@@ -47,7 +47,14 @@ def load_synthetic_county(
 ) -> dict[str, Any]:
     """Synthesize one county, draw its grids and index them (one transaction's work)."""
     made = load_county(session, county_code, seed=seed)
-    drawn = grids.generate_for_county(session, county_code, **(rules or {}), resolution=resolution)
+    rules = rules or {}
+    drawn = grids.generate_for_county(
+        session,
+        county_code,
+        urban=rules.get("urban", grids.URBAN_RULES),
+        rural=rules.get("rural", grids.RURAL_RULES),
+        resolution=resolution,
+    )
     index = lookup.rebuild_index(session, county_code, resolution=resolution)
     return {"synthetic": made, "grids": drawn, "index": index}
 

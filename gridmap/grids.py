@@ -382,7 +382,8 @@ def _clip_regions(
         region = shapely.union_all(polygons[labels == label], grid_size=GRID_SIZE_DEG)
         pieces[label] = shapely.intersection(village, region, grid_size=GRID_SIZE_DEG)
     pieces = geometry.absorb_fragments(pieces)
-    return pieces[~shapely.is_empty(pieces)]
+    kept: NDArray[np.object_] = pieces[~shapely.is_empty(pieces)]
+    return kept
 
 
 def _owner(

@@ -8,6 +8,7 @@ rows, changed ones are retired (never deleted) and replaced, with a lineage row 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -217,7 +218,7 @@ def import_units(
 
 def import_files(
     session: Session,
-    paths: list[str | Path] | list[Path],
+    paths: Sequence[str | Path],
     *,
     level: str,
     crs_name: str = "wgs84",
@@ -273,7 +274,7 @@ def _attach_parents(session: Session, units: gpd.GeoDataFrame, level: str) -> gp
     if level == "county":
         units["parent_code"] = None
         return units
-    parent_level = PARENT_LEVEL[level]
+    parent_level = PARENT_LEVEL[Level(level)]
     if units["code"].isna().any():
         units = _number_by_containment(session, units, parent_level)
     derived = units["code"].str[: Level(parent_level).code_length]
@@ -325,7 +326,9 @@ def _number_by_containment(
             feature=orphans[0],
         )
     units = units.copy()
-    units["parent_code"] = parents["code"].to_numpy()[best.loc[range(len(units)), "parent"]]
+    units["parent_code"] = parents["code"].to_numpy()[
+        best["parent"].reindex(pd.RangeIndex(len(units))).to_numpy()
+    ]
     points = shapely.point_on_surface(units.geometry.values)
     units["_lon"], units["_lat"] = shapely.get_x(points), shapely.get_y(points)
     codes_out = []
@@ -442,7 +445,8 @@ def get_unit(
             code=code,
             nearest=nearest,
         )
-    return found.iloc[0]
+    unit: pd.Series[Any] = found.iloc[0]
+    return unit
 
 
 def list_units(

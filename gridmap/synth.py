@@ -172,7 +172,7 @@ def spread_centres(
 
 def place_names(count: int, suffix: str, rng: np.random.Generator, taken: set[str]) -> list[str]:
     """Unique two-syllable Chinese names with a suffix (村, 社区, 镇…)."""
-    names = []
+    names: list[str] = []
     while len(names) < count:
         a, b = rng.choice(len(SYLLABLES), size=2, replace=False)
         name = SYLLABLES[a] + SYLLABLES[b] + suffix

@@ -53,7 +53,7 @@ class Term(StrEnum):
         gridmap.errors.InvalidInputError: unknown duty 'boss'; valid choices: primary, supporting
         """
         try:
-            return cls(value)
+            return cls(str(value))
         except ValueError:
             name = what or _snake(cls.__name__)
             raise InvalidInputError(

@@ -51,7 +51,7 @@ class NewWorker:
 
 def view(row: Any, grids: Sequence[tuple[str, str]]) -> dict[str, Any]:
     """A worker row as the API shows it, with Chinese labels."""
-    data = row._asdict()
+    data: dict[str, Any] = row._asdict()
     data["role_zh"] = WorkerRole(data["role"]).zh
     data["grids"] = [{"code": g, "duty": d, "duty_zh": Duty(d).zh} for g, d in grids]
     return data
@@ -191,8 +191,8 @@ def unstaffed(session: Session, county: str) -> list[dict[str, Any]]:
 def record_track(
     session: Session,
     worker_id: int,
-    lon: Sequence[float],
-    lat: Sequence[float],
+    lon: Sequence[float] | NDArray[np.float64],
+    lat: Sequence[float] | NDArray[np.float64],
     recorded_at: Sequence[datetime],
     *,
     crs_name: str = "wgs84",

@@ -73,7 +73,11 @@ class Limits:
         if stage not in OPEN_STAGES:
             return None
         override = self.stage_hours.get(stage)
-        return float(override) if override is not None else self.limit_hours * STAGE_SHARES[stage]
+        return (
+            float(override)
+            if override is not None
+            else self.limit_hours * STAGE_SHARES[Stage(stage)]
+        )
 
     def stage_due(self, stage: str, since: datetime) -> datetime | None:
         """When a case that entered ``stage`` at ``since`` becomes overdue."""

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
@@ -57,7 +58,9 @@ def read(session: Session, *, county: str, villages: Sequence[str] | None = None
     )
 
 
-def set_grids(session: Session, ids: Sequence[int], grid_codes: Sequence[str | None]) -> None:
+def set_grids(
+    session: Session, ids: Sequence[int] | NDArray[np.int64], grid_codes: Sequence[str | None]
+) -> None:
     """Record each household's grid (after grids are drawn), in one statement."""
     if not len(ids):
         return

@@ -146,13 +146,13 @@ async def intake_async(pool: AsyncConnectionPool, params: dict[str, Any]) -> dic
     return found
 
 
-def get(session: Session, incident_id: int, scope: Scope) -> Row[Any] | None:
+def get(session: Session, incident_id: int, scope: Scope) -> Row[*tuple[Any, ...]] | None:
     """One incident as a row of :data:`COLUMNS`, or None when missing or outside ``scope``."""
     query = scoped(select(*COLUMNS).where(Incident.id == incident_id), Incident, scope)
     return session.execute(query).one_or_none()
 
 
-def by_keys(session: Session, keys: Sequence[str]) -> dict[str, Row[Any]]:
+def by_keys(session: Session, keys: Sequence[str]) -> dict[str, Row[*tuple[Any, ...]]]:
     """Incidents made with these idempotency keys, by key."""
     if not keys:
         return {}
@@ -182,7 +182,7 @@ def update_versioned(
     return True
 
 
-def events(session: Session, incident_id: int) -> list[Row[Any]]:
+def events(session: Session, incident_id: int) -> list[Row[*tuple[Any, ...]]]:
     """The audit trail of one incident, oldest first."""
     query = (
         select(
@@ -232,7 +232,7 @@ def search(
     ids: Sequence[int] | None = None,
     limit: int = 100,
     offset: int = 0,
-) -> tuple[int, list[Row[Any]]]:
+) -> tuple[int, list[Row[*tuple[Any, ...]]]]:
     """Incidents matching every given filter, newest first, with the total count."""
     query = scoped(select(*COLUMNS), Incident, scope)
     if county is not None:
@@ -282,7 +282,7 @@ def overdue_ids(session: Session, now: datetime, *, below_tier: Sequence[str]) -
 
 def monthly_cells(
     session: Session, scope: Scope, *, county: str, since: datetime, until: datetime
-) -> list[Row[Any]]:
+) -> list[Row[*tuple[Any, ...]]]:
     """Incident rows (month, h3 cell, grid, category) in a period, for hotspot counting."""
     local = func.timezone("Asia/Shanghai", Incident.reported_at)  # months of China Standard Time
     query = scoped(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy import ColumnElement, Select, exists, false, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from gridmap.db.models import Incident, Position, Worker, WorkerGrid
 
@@ -33,7 +34,9 @@ class Scope:
 EVERYTHING = Scope()
 
 
-def _under(column: ColumnElement[str], codes: tuple[str, ...]) -> ColumnElement[bool]:
+def _under(
+    column: ColumnElement[str] | InstrumentedAttribute[str], codes: tuple[str, ...]
+) -> ColumnElement[bool]:
     if not codes:
         return false()
     return or_(*(column.startswith(code, autoescape=True) for code in codes))
@@ -60,7 +63,9 @@ def scoped(query: S, entity: type, scope: Scope) -> S:
     raise TypeError(f"no scope rule for {entity.__name__}")
 
 
-def _worker_in(worker_id: ColumnElement[int], codes: tuple[str, ...]) -> ColumnElement[bool]:
+def _worker_in(
+    worker_id: ColumnElement[int] | InstrumentedAttribute[int], codes: tuple[str, ...]
+) -> ColumnElement[bool]:
     return exists(
         select(WorkerGrid.worker_id).where(
             WorkerGrid.worker_id == worker_id, _under(WorkerGrid.grid_code, codes)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import CursorResult, Row, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 import geopandas as gpd
@@ -69,7 +69,7 @@ def read(session: Session, **filters: Any) -> gpd.GeoDataFrame:
     return _frame(session.execute(query).all())
 
 
-def _frame(rows: Sequence[Row[Any]]) -> gpd.GeoDataFrame:
+def _frame(rows: Sequence[Row[*tuple[Any, ...]]]) -> gpd.GeoDataFrame:
     frame = pd.DataFrame([row[:-1] for row in rows], columns=list(COLUMNS))
     geoms = shapely.from_wkb(np.array([bytes(row[-1]) for row in rows], dtype=object))
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"))
@@ -84,7 +84,7 @@ def count(session: Session, **filters: Any) -> int:
 
 def features(
     session: Session, *, limit: int, offset: int = 0, **filters: Any
-) -> Sequence[Row[Any]]:
+) -> Sequence[Row[*tuple[Any, ...]]]:
     """Units with their geometry as RFC 7946 GeoJSON text (6 decimals), ordered by code."""
     columns = [getattr(Unit, name) for name in COLUMNS]
     query = (
@@ -99,7 +99,7 @@ def features(
 
 def covering(
     session: Session, lon: float, lat: float, *, generation: int | None = None
-) -> list[Row[Any]]:
+) -> list[Row[*tuple[Any, ...]]]:
     """Units of every level whose geometry covers the WGS84 point (edges included)."""
     point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
     query = (
@@ -232,7 +232,7 @@ def retire_below_county(
         )
         .values(generation_high=generation - 1)
     )
-    return int(result.rowcount or 0)
+    return int(cast("CursorResult[Any]", result).rowcount or 0)
 
 
 def source_of(session: Session, county_code: str, level: str) -> str | None:

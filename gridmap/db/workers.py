@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, delete, func, insert, select, text, update
+from sqlalchemy import CursorResult, Row, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from gridmap.db.models import Position, Unit, Worker, WorkerGrid
@@ -66,10 +66,10 @@ def unassign(session: Session, worker_id: int, grid_codes: Sequence[str]) -> int
             WorkerGrid.worker_id == worker_id, WorkerGrid.grid_code.in_(list(grid_codes))
         )
     )
-    return int(result.rowcount or 0)
+    return int(cast("CursorResult[Any]", result).rowcount or 0)
 
 
-def get(session: Session, worker_id: int, scope: Scope) -> Row[Any] | None:
+def get(session: Session, worker_id: int, scope: Scope) -> Row[*tuple[Any, ...]] | None:
     """One worker, or None when missing or outside ``scope``."""
     query = scoped(select(*COLUMNS).where(Worker.id == worker_id), Worker, scope)
     return session.execute(query).one_or_none()
@@ -98,7 +98,7 @@ def search(
     role: str | None = None,
     limit: int = 100,
     offset: int = 0,
-) -> tuple[int, list[Row[Any]]]:
+) -> tuple[int, list[Row[*tuple[Any, ...]]]]:
     """Workers matching the filters (``code``: any of their grids lies under it), with a total."""
     query = scoped(select(*COLUMNS), Worker, scope)
     if county is not None:
@@ -167,7 +167,9 @@ def choose(
     return None if found is None else int(found)
 
 
-def unstaffed_grids(session: Session, county: str, *, role: str = "fulltime") -> list[Row[Any]]:
+def unstaffed_grids(
+    session: Session, county: str, *, role: str = "fulltime"
+) -> list[Row[*tuple[Any, ...]]]:
     """Current grids of a county with no worker of ``role`` attached (any duty)."""
     staffed = (
         select(WorkerGrid.grid_code)
@@ -245,7 +247,7 @@ def positions(
     since: datetime,
     until: datetime,
     worker_id: int | None = None,
-) -> list[Row[Any]]:
+) -> list[Row[*tuple[Any, ...]]]:
     """Fixes in a period, per worker in time order: worker_id, recorded_at, lon, lat."""
     query = scoped(
         select(
@@ -266,7 +268,9 @@ def positions(
     return list(session.execute(query.order_by(Position.worker_id, Position.recorded_at)))
 
 
-def grid_workers(session: Session, grid_codes: Sequence[str]) -> dict[str, list[Row[Any]]]:
+def grid_workers(
+    session: Session, grid_codes: Sequence[str]
+) -> dict[str, list[Row[*tuple[Any, ...]]]]:
     """Workers of each grid (id, name, role, duty, on_duty), primary first."""
     rows = session.execute(
         select(WorkerGrid.grid_code, Worker.id, Worker.name, Worker.role, WorkerGrid.duty)
@@ -274,7 +278,7 @@ def grid_workers(session: Session, grid_codes: Sequence[str]) -> dict[str, list[
         .where(WorkerGrid.grid_code.in_(list(grid_codes)))
         .order_by(WorkerGrid.grid_code, WorkerGrid.duty, Worker.id)
     )
-    found: dict[str, list[Row[Any]]] = {}
+    found: dict[str, list[Row[*tuple[Any, ...]]]] = {}
     for row in rows:
         found.setdefault(row.grid_code, []).append(row)
     return found
