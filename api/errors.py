@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.schemas.problem import PROBLEM_JSON, problem_components
 from gridmap.errors import (
     ConcurrentUpdateError,
     CoordinateOutOfRangeError,
@@ -72,7 +75,6 @@ TITLES_ZH: dict[str, str] = {
     "RequestValidationError": "请求参数错误",
     "HTTPException": "请求错误",
 }
-PROBLEM_JSON = "application/problem+json"
 
 
 def status_for(error: GridmapError) -> int:
@@ -134,6 +136,23 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GridmapError, on_gridmap_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    _document_problems(app)
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Put the Problem schema, which routes reference for their errors, into /openapi.json."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                problem_components()
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _jsonable(value: object) -> bool:

@@ -13,9 +13,10 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from api.deps import SessionDep
+from api.schemas.problem import BINARY, COMMON, TEXT, problems
 from gridmap import exports
 
-router = APIRouter(tags=["exports 成果导出"])
+router = APIRouter(tags=["exports 成果导出"], responses=COMMON | problems(404))
 
 FORMATS = ", ".join(exports.FORMATS)
 
@@ -44,9 +45,9 @@ def _send(make: Callable[[Path], exports.Download]) -> FileResponse:
         200: {
             "description": "GeoPackage or KML file; a zip for the multi-file formats",
             "content": {
-                "application/geopackage+sqlite3": {},
-                "application/vnd.google-earth.kml+xml": {},
-                "application/zip": {},
+                "application/geopackage+sqlite3": BINARY,
+                "application/vnd.google-earth.kml+xml": BINARY,
+                "application/zip": BINARY,
             },
         }
     },
@@ -86,7 +87,7 @@ def export_county(
     responses={
         200: {
             "description": "CSV (UTF-8 with BOM) or XLSX",
-            "content": {"text/csv": {}, exports.XLSX_MEDIA_TYPE: {}},
+            "content": {"text/csv": TEXT, exports.XLSX_MEDIA_TYPE: BINARY},
         }
     },
 )

@@ -22,11 +22,20 @@ from api.deps import (
     parse_bbox,
     run_in_session,
 )
+from api.schemas.incidents import (
+    BatchResult,
+    CategoryPublic,
+    Hotspots,
+    IncidentDetail,
+    IncidentPage,
+    IncidentPublic,
+)
+from api.schemas.problem import COMMON, problems
 from gridmap import categories, incidents
 from gridmap.errors import PayloadTooLargeError
 from gridmap.vocabulary import CaseType, Stage, Tier
 
-router = APIRouter(tags=["incidents 事件"])
+router = APIRouter(tags=["incidents 事件"], responses=COMMON)
 
 MAX_BATCH = 1000
 
@@ -103,11 +112,20 @@ class CategoryIn(BaseModel):
     "/incidents",
     status_code=201,
     summary="Report an incident / 上报事件",
+    response_model=IncidentPublic,
     responses={
         201: {"description": "created, or replayed (header Idempotent-Replayed: true)"},
-        404: {"description": "outside every boundary, or unknown category"},
-        409: {"description": "a request with this Idempotency-Key is still in progress"},
-        422: {"description": "bad input, or the key was used for a different report"},
+        **problems(
+            404,
+            409,
+            413,
+            422,
+            notes={
+                404: "outside every boundary, or unknown category",
+                409: "a request with this Idempotency-Key is still in progress (see Retry-After)",
+                422: "bad input, or the key was used for a different report",
+            },
+        ),
     },
 )
 async def report(
@@ -153,7 +171,12 @@ async def intake(
     return found.incident, headers
 
 
-@router.post("/incidents/batch", summary="Sync queued reports / 离线批量上报")
+@router.post(
+    "/incidents/batch",
+    summary="Sync queued reports / 离线批量上报",
+    response_model=BatchResult,
+    responses=problems(404, 413, notes={404: "an item lies outside every boundary"}),
+)
 def report_batch(body: BatchIn, request: Request) -> Response:
     """Store a phone's queued reports, all or nothing: resending a batch creates nothing twice,
     and one bad item refuses the batch naming its position."""
@@ -192,7 +215,7 @@ def report_batch(body: BatchIn, request: Request) -> Response:
     return json_response(summary)
 
 
-@router.get("/incidents", summary="List incidents / 事件列表")
+@router.get("/incidents", summary="List incidents / 事件列表", response_model=IncidentPage)
 def list_incidents(
     request: Request,
     session: SessionDep,
@@ -235,7 +258,12 @@ def list_incidents(
     )
 
 
-@router.get("/incidents/hotspots", summary="Monthly hotspots / 每月一题")
+@router.get(
+    "/incidents/hotspots",
+    summary="Monthly hotspots / 每月一题",
+    response_model=Hotspots,
+    responses=problems(404),
+)
 def hotspots(
     session: SessionDep,
     county: Annotated[str, Query(pattern=r"^\d{6}$")],
@@ -250,7 +278,12 @@ def hotspots(
     )
 
 
-@router.get("/incidents/{incident_id}", summary="One incident / 事件详情")
+@router.get(
+    "/incidents/{incident_id}",
+    summary="One incident / 事件详情",
+    response_model=IncidentDetail,
+    responses=problems(404),
+)
 def get_incident(
     request: Request, session: SessionDep, incident_id: Annotated[int, Path(ge=1, le=MAX_BIGINT)]
 ) -> Response:
@@ -261,7 +294,16 @@ def get_incident(
 @router.post(
     "/incidents/{incident_id}/actions/{action}",
     summary="Act on an incident / 办理",
-    responses={409: {"description": "not allowed from this stage, or changed meanwhile"}},
+    response_model=IncidentDetail,
+    responses=problems(
+        403,
+        404,
+        409,
+        notes={
+            403: "the actor handled or dispatched this case and cannot close it",
+            409: "not allowed from this stage (allowed actions listed), or changed meanwhile",
+        },
+    ),
 )
 def act(
     request: Request,
@@ -296,13 +338,21 @@ def act(
     )
 
 
-@router.get("/categories", summary="Category catalogue / 事件分类")
+@router.get(
+    "/categories",
+    summary="Category catalogue / 事件分类",
+    response_model=list[CategoryPublic],
+)
 def list_categories(session: SessionDep) -> Response:
     """Every category with its tier, case type and time limits per stage."""
     return json_response(categories.catalogue(session))
 
 
-@router.put("/categories/{code}", summary="Add or change a category / 配置事件分类")
+@router.put(
+    "/categories/{code}",
+    summary="Add or change a category / 配置事件分类",
+    response_model=CategoryPublic,
+)
 def put_category(
     request: Request,
     body: CategoryIn,

@@ -11,10 +11,11 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, FiniteFloat
 
 from api.deps import IndexDep, SettingsDep, finite_param, positive_int_param
+from api.schemas.problem import COMMON, problems
 from gridmap import lookup
 from gridmap.errors import PayloadTooLargeError
 
-router = APIRouter(tags=["locate 定位"])
+router = APIRouter(tags=["locate 定位"], responses=COMMON)
 
 CRS_DESCRIPTION = "wgs84 | cgcs2000 | gcj02 (高德/腾讯) | bd09 (百度)"
 
@@ -87,6 +88,7 @@ LOCATE_PARAMETERS = [
     "/locate",
     summary="Locate a point / 点位定位",
     response_model=LocationPublic,
+    responses=problems(404, notes={404: "outside every boundary, or unknown generation"}),
     openapi_extra={"parameters": LOCATE_PARAMETERS},
 )
 async def locate(request: Request) -> Response:
@@ -129,7 +131,12 @@ def locate_current(state: Any, params: Mapping[str, str]) -> bytes:
     return orjson.dumps(found.to_dict())
 
 
-@router.post("/locate/batch", summary="Locate many points / 批量定位")
+@router.post(
+    "/locate/batch",
+    summary="Locate many points / 批量定位",
+    response_model=BatchResponse,
+    responses=problems(413),
+)
 def locate_batch(body: BatchRequest, index: IndexDep, settings: SettingsDep) -> dict[str, Any]:
     """Locate up to ``max_batch_points`` points in one call; outside points get null codes."""
     if len(body.points) > settings.max_batch_points:

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
 
 from api.deps import SessionDep, SettingsDep
+from api.schemas.problem import BINARY, COMMON, TEXT, problems
 from gridmap import maps
 from gridmap.vocabulary import Basemap, Language, TileLayer
 
-router = APIRouter(tags=["maps 地图"])
+router = APIRouter(tags=["maps 地图"], responses=COMMON | problems(404))
 
 GZIP_MIN_BYTES = 1024
 ASSET_MAX_AGE_S = 7 * 24 * 3600  # vendored files change only with a new gridmap release
@@ -22,7 +23,7 @@ ASSET_MAX_AGE_S = 7 * 24 * 3600  # vendored files change only with a new gridmap
     "/maps/{code}",
     response_class=Response,
     summary="Map of a unit / 区划地图",
-    responses={200: {"content": {"text/html": {}}}},
+    responses={200: {"content": {"text/html": TEXT}}},
 )
 def unit_map(
     code: str,
@@ -61,7 +62,7 @@ def unit_map(
     maps.TILE_ROUTE + "/{layer}/{z}/{x}/{y}.pbf",
     response_class=Response,
     summary="Vector tile / 矢量切片",
-    responses={200: {"content": {"application/vnd.mapbox-vector-tile": {}}}},
+    responses={200: {"content": {"application/vnd.mapbox-vector-tile": BINARY}}},
 )
 def vector_tile(
     layer: TileLayer,

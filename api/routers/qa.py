@@ -7,12 +7,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.deps import SessionDep
+from api.schemas.problem import COMMON, problems
+from api.schemas.units import QAReportPublic
 from gridmap import qa
 
-router = APIRouter(tags=["qa 拓扑检查"])
+router = APIRouter(tags=["qa 拓扑检查"], responses=COMMON)
 
 
-@router.get("/qa/{county}", summary="Topology QA / 拓扑检查")
+@router.get(
+    "/qa/{county}",
+    summary="Topology QA / 拓扑检查",
+    response_model=QAReportPublic,
+    responses=problems(404),
+)
 def check_county(
     county: str,
     session: SessionDep,

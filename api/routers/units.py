@@ -7,18 +7,25 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import PageDep, SessionDep, parse_bbox
-from api.schemas.geojson import GEOJSON, feature, feature_collection
+from api.schemas.geojson import GEOJSON, GeoJSONResponse, feature, feature_collection
+from api.schemas.problem import COMMON, problems
+from api.schemas.units import UnitCollection, UnitFeature
 from gridmap import hierarchy
 from gridmap.errors import UnknownCodeError
 
-router = APIRouter(tags=["units 区划单元"])
+router = APIRouter(tags=["units 区划单元"], responses=COMMON)
 
 
 def _properties(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in ("geojson", "id")}
 
 
-@router.get("/units", response_class=Response, summary="List units / 区划单元列表")
+@router.get(
+    "/units",
+    response_class=GeoJSONResponse,
+    response_model=UnitCollection,
+    summary="List units / 区划单元列表",
+)
 def list_units(
     request: Request,
     session: SessionDep,
@@ -53,7 +60,13 @@ def list_units(
     return Response(body, media_type=GEOJSON)
 
 
-@router.get("/units/{code}", response_class=Response, summary="One unit / 单个区划单元")
+@router.get(
+    "/units/{code}",
+    response_class=GeoJSONResponse,
+    response_model=UnitFeature,
+    responses=problems(404, notes={404: "no such unit (nearby codes listed)"}),
+    summary="One unit / 单个区划单元",
+)
 def get_unit(
     code: str,
     session: SessionDep,

@@ -8,10 +8,12 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field, FiniteFloat
 
 from api.deps import CRS, MAX_INT, PageDep, SessionDep, Text, json_response, run_in_session
+from api.schemas.problem import COMMON, problems
+from api.schemas.workers import Coverage, Staffing, TrackResult, WorkerPage, WorkerPublic
 from gridmap import workers
 from gridmap.vocabulary import Duty, WorkerRole
 
-router = APIRouter(tags=["workers 网格员"])
+router = APIRouter(tags=["workers 网格员"], responses=COMMON)
 WorkerId = Annotated[int, Path(ge=1, le=MAX_INT)]
 
 
@@ -58,7 +60,7 @@ class TrackIn(BaseModel):
     fixes: list[Fix] = Field(min_length=1, max_length=workers.MAX_FIXES)
 
 
-@router.get("/workers", summary="List workers / 网格员列表")
+@router.get("/workers", summary="List workers / 网格员列表", response_model=WorkerPage)
 def list_workers(
     session: SessionDep,
     page: PageDep,
@@ -82,7 +84,13 @@ def list_workers(
     )
 
 
-@router.post("/workers", status_code=201, summary="Add a worker / 新增网格员")
+@router.post(
+    "/workers",
+    status_code=201,
+    summary="Add a worker / 新增网格员",
+    response_model=WorkerPublic,
+    responses=problems(404, notes={404: "unknown county or grid code"}),
+)
 def add_worker(request: Request, body: WorkerIn) -> Response:
     """Add a worker; a primary grid that already has one passes to the new worker."""
     new = workers.NewWorker(
@@ -103,14 +111,24 @@ def add_worker(request: Request, body: WorkerIn) -> Response:
     return json_response(created, 201, {"Location": f"/api/v1/workers/{created['id']}"})
 
 
-@router.get("/workers/staffing", summary="Grids without a fulltime worker / 网格配备检查")
+@router.get(
+    "/workers/staffing",
+    summary="Grids without a fulltime worker / 网格配备检查",
+    response_model=Staffing,
+    responses=problems(404),
+)
 def staffing(session: SessionDep, county: Annotated[str, Query(pattern=r"^\d{6}$")]) -> Response:
     """Every grid should have at least one fulltime worker; these have none."""
     gaps = workers.unstaffed(session, county)
     return json_response({"county": county, "unstaffed": len(gaps), "grids": gaps})
 
 
-@router.get("/workers/coverage", summary="Patrol coverage / 走遍率")
+@router.get(
+    "/workers/coverage",
+    summary="Patrol coverage / 走遍率",
+    response_model=Coverage,
+    responses=problems(404),
+)
 def coverage(
     session: SessionDep,
     county: Annotated[str, Query(pattern=r"^\d{6}$")],
@@ -137,13 +155,23 @@ def coverage(
     )
 
 
-@router.get("/workers/{worker_id}", summary="One worker / 网格员详情")
+@router.get(
+    "/workers/{worker_id}",
+    summary="One worker / 网格员详情",
+    response_model=WorkerPublic,
+    responses=problems(404),
+)
 def get_worker(session: SessionDep, worker_id: WorkerId) -> Response:
     """The worker with their grids and last known position."""
     return json_response(workers.require(session, worker_id))
 
 
-@router.patch("/workers/{worker_id}", summary="On or off duty / 在岗状态")
+@router.patch(
+    "/workers/{worker_id}",
+    summary="On or off duty / 在岗状态",
+    response_model=WorkerPublic,
+    responses=problems(404),
+)
 def set_duty(request: Request, body: DutyIn, worker_id: WorkerId) -> Response:
     """Off-duty workers' new incidents go to colleagues of the village, then the township."""
     return json_response(
@@ -151,7 +179,12 @@ def set_duty(request: Request, body: DutyIn, worker_id: WorkerId) -> Response:
     )
 
 
-@router.put("/workers/{worker_id}/grids", summary="Attach to grids / 分配网格")
+@router.put(
+    "/workers/{worker_id}/grids",
+    summary="Attach to grids / 分配网格",
+    response_model=WorkerPublic,
+    responses=problems(404),
+)
 def set_grids(request: Request, body: GridsIn, worker_id: WorkerId) -> Response:
     """Attach the worker to grids; as primary, they replace the grid's current primary."""
 
@@ -162,7 +195,12 @@ def set_grids(request: Request, body: GridsIn, worker_id: WorkerId) -> Response:
     return json_response(run_in_session(request, work))
 
 
-@router.post("/workers/{worker_id}/positions", summary="Upload a track / 上传巡查轨迹")
+@router.post(
+    "/workers/{worker_id}/positions",
+    summary="Upload a track / 上传巡查轨迹",
+    response_model=TrackResult,
+    responses=problems(404, 413),
+)
 def add_positions(request: Request, body: TrackIn, worker_id: WorkerId) -> Response:
     """Store GPS fixes in any CRS; a resent batch stores nothing twice."""
     added = run_in_session(

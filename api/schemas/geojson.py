@@ -5,8 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from fastapi.responses import JSONResponse
 
 GEOJSON = "application/geo+json"
+
+
+class GeoJSONResponse(JSONResponse):
+    """JSON served as ``application/geo+json`` (RFC 7946), so OpenAPI files schemas under it."""
+
+    media_type = GEOJSON
 
 
 def feature(properties: dict[str, Any], geometry_json: str) -> bytes:
