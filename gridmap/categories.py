@@ -15,7 +15,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pydantic import ConfigDict, with_config
 from sqlalchemy.orm import Session
+from typing_extensions import TypedDict  # pydantic reads typing.TypedDict only from 3.12
 
 from gridmap import db, workflow
 from gridmap.errors import InvalidInputError, NotFoundError
@@ -91,31 +93,48 @@ def put(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     return db.categories.upsert(session, rows)
 
 
-def _as_dict(category: Any) -> dict[str, Any]:
+@with_config(ConfigDict(extra="forbid"))
+class CategoryView(TypedDict):
+    """A category (大类 or 小类) with its rules, effective hours per open stage and labels."""
+
+    code: str
+    parent_code: str | None
+    name_zh: str
+    name_en: str
+    tier: Tier
+    tier_zh: str
+    case_type: CaseType
+    case_type_zh: str
+    limit_hours: float
+    stage_hours: dict[str, float]  # hours allowed in each open stage (a Stage value)
+    active: bool
+
+
+def _as_view(category: Any) -> CategoryView:
     limits = workflow.Limits(category.limit_hours, dict(category.stage_hours or {}))
-    return {
-        "code": category.code,
-        "parent_code": category.parent_code,
-        "name_zh": category.name_zh,
-        "name_en": category.name_en,
-        "tier": category.tier,
-        "tier_zh": Tier(category.tier).zh,
-        "case_type": category.case_type,
-        "case_type_zh": CaseType(category.case_type).zh,
-        "limit_hours": category.limit_hours,
-        "stage_hours": {s.value: round(limits.hours(s) or 0.0, 3) for s in OPEN_STAGES},
-        "active": category.active,
-    }
+    return CategoryView(
+        code=category.code,
+        parent_code=category.parent_code,
+        name_zh=category.name_zh,
+        name_en=category.name_en,
+        tier=Tier(category.tier),
+        tier_zh=Tier(category.tier).zh,
+        case_type=CaseType(category.case_type),
+        case_type_zh=CaseType(category.case_type).zh,
+        limit_hours=category.limit_hours,
+        stage_hours={s.value: round(limits.hours(s) or 0.0, 3) for s in OPEN_STAGES},
+        active=category.active,
+    )
 
 
-def catalogue(session: Session) -> list[dict[str, Any]]:
+def catalogue(session: Session) -> list[CategoryView]:
     """Every category with its effective hours per stage."""
-    return [_as_dict(c) for c in db.categories.read(session)]
+    return [_as_view(c) for c in db.categories.read(session)]
 
 
-def get(session: Session, code: str) -> dict[str, Any]:
+def get(session: Session, code: str) -> CategoryView:
     """One category; NotFoundError naming the code."""
     found = db.categories.get(session, code)
     if found is None:
         raise NotFoundError(f"no category {code!r}", category=code)
-    return _as_dict(found)
+    return _as_view(found)

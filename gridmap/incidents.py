@@ -16,13 +16,15 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import orjson
 import pyarrow as pa
 from psycopg_pool import AsyncConnectionPool
+from pydantic import ConfigDict, with_config
 from sqlalchemy.orm import Session
+from typing_extensions import TypedDict  # pydantic reads typing.TypedDict only from 3.12
 
 import h3ronpy
 from h3.api import basic_int as h3_int
@@ -37,7 +39,7 @@ from gridmap.errors import (
     InvalidInputError,
     NotFoundError,
 )
-from gridmap.vocabulary import OPEN_STAGES, Action, CaseType, Stage, Tier
+from gridmap.vocabulary import OPEN_STAGES, Action, CaseType, InputCRS, Stage, Tier
 
 logger = logging.getLogger(__name__)
 CHINA_TZ = timezone(timedelta(hours=8), "CST")  # no daylight saving since 1991
@@ -45,6 +47,72 @@ HOTSPOT_RESOLUTION = 11  # ≈ 25 m cells: one street corner, one courtyard
 MAX_KEY_LENGTH = 255
 MAX_DESCRIPTION = 4000
 MAX_PHOTOS = 9
+
+
+@with_config(ConfigDict(extra="forbid"))
+class IncidentView(TypedDict):
+    """An incident as gridmap shows it: where, what, which stage and tier, who has it, its
+    deadlines, Chinese labels and what may be done next. The API sends exactly this."""
+
+    id: int
+    county_code: str
+    township_code: str | None
+    village_code: str | None
+    grid_code: str | None
+    near_boundary: bool
+    lon: float
+    lat: float
+    input_crs: InputCRS
+    category_code: str
+    case_type: CaseType
+    description: str
+    reporter: str
+    source: str
+    device_time: datetime | None
+    gps_accuracy_m: float | None
+    photo_urls: list[str]
+    stage: Stage
+    tier: Tier
+    worker_id: int | None
+    department: str | None
+    handler: str | None
+    dispatcher: str | None
+    reported_at: datetime
+    stage_at: datetime
+    stage_due: datetime | None
+    due_at: datetime
+    closed_at: datetime | None
+    rating: int | None
+    version: int
+    idempotency_key: str | None
+    stage_zh: str
+    tier_zh: str
+    case_type_zh: str
+    open: bool
+    overdue: bool
+    allowed_actions: list[Action]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class IncidentEvent(TypedDict):
+    """One row of a case's audit trail: who did what, when, from which stage and tier."""
+
+    at: datetime
+    actor: str
+    action: Action
+    from_stage: Stage | None
+    to_stage: Stage
+    from_tier: Tier | None
+    to_tier: Tier
+    note: str
+    action_zh: str
+
+
+@with_config(ConfigDict(extra="forbid"))
+class IncidentDetail(IncidentView):
+    """An incident with its full audit trail."""
+
+    events: list[IncidentEvent]
 
 
 def now_utc() -> datetime:
@@ -78,7 +146,7 @@ class Report:
 class Intake:
     """The stored incident and whether this call created it (False: an idempotent replay)."""
 
-    incident: dict[str, Any]
+    incident: IncidentView
     created: bool
 
 
@@ -312,7 +380,7 @@ def _report_item(
         raise
 
 
-def view(row: Any, *, now: datetime | None = None) -> dict[str, Any]:
+def view(row: Any, *, now: datetime | None = None) -> IncidentView:
     """An incident row as the API shows it, with Chinese labels and an ``overdue`` flag."""
     now = now or now_utc()
     data = {
@@ -323,7 +391,7 @@ def view(row: Any, *, now: datetime | None = None) -> dict[str, Any]:
     return _labelled(data, now)
 
 
-def stored_view(params: dict[str, Any], found: dict[str, Any]) -> dict[str, Any]:
+def stored_view(params: dict[str, Any], found: dict[str, Any]) -> IncidentView:
     """The view of a just-inserted incident, from the values written (no re-read)."""
     data = {
         name: params[name]
@@ -366,7 +434,7 @@ def stored_view(params: dict[str, Any], found: dict[str, Any]) -> dict[str, Any]
     return _labelled(data, params["now"])
 
 
-def _labelled(data: dict[str, Any], now: datetime) -> dict[str, Any]:
+def _labelled(data: dict[str, Any], now: datetime) -> IncidentView:
     stage = data["stage"]
     is_open = stage in OPEN_STAGES
     late = is_open and any(
@@ -380,22 +448,21 @@ def _labelled(data: dict[str, Any], now: datetime) -> dict[str, Any]:
         overdue=late,
         allowed_actions=workflow.allowed(stage, data["tier"]),
     )
-    return data
+    return cast(IncidentView, data)
 
 
 def get(
     session: Session, incident_id: int, *, scope: Scope = EVERYTHING, now: datetime | None = None
-) -> dict[str, Any]:
+) -> IncidentDetail:
     """One incident with its audit trail; NotFoundError if missing or outside ``scope``."""
     row = db.incidents.get(session, incident_id, scope)
     if row is None:
         raise NotFoundError(f"no incident {incident_id}", incident=incident_id)
-    found = view(row, now=now)
-    found["events"] = [
-        {**event._asdict(), "action_zh": Action(event.action).zh}
+    events = [
+        cast(IncidentEvent, {**event._asdict(), "action_zh": Action(event.action).zh})
         for event in db.incidents.events(session, incident_id)
     ]
-    return found
+    return IncidentDetail(**view(row, now=now), events=events)
 
 
 def latest_notes(session: Session, incident_ids: Sequence[int]) -> dict[int, str]:
@@ -416,7 +483,7 @@ def act(
     expected_version: int | None = None,
     scope: Scope = EVERYTHING,
     now: datetime | None = None,
-) -> dict[str, Any]:
+) -> IncidentDetail:
     """Apply one workflow action atomically (the caller commits) and return the new incident.
 
     The update names the version it read: of two staff acting at once exactly one wins, the
@@ -469,7 +536,7 @@ def search(
     now: datetime | None = None,
     overdue: bool = False,
     **filters: Any,
-) -> tuple[int, list[dict[str, Any]]]:
+) -> tuple[int, list[IncidentView]]:
     """Incidents matching ``filters`` (see :func:`gridmap.db.incidents.search`), newest first."""
     now = now or now_utc()
     total, rows = db.incidents.search(

@@ -11,12 +11,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
+from pydantic import ConfigDict, with_config
 from sqlalchemy.orm import Session
+from typing_extensions import TypedDict  # pydantic reads typing.TypedDict only from 3.12
 
 import shapely
 from h3ronpy import ContainmentMode
@@ -36,6 +38,53 @@ MAX_FIXES = 100_000
 MAX_COVERAGE_PERIOD = timedelta(days=31)
 
 
+@with_config(ConfigDict(extra="forbid"))
+class WorkerGridView(TypedDict):
+    """One of a worker's grids and their duty there."""
+
+    code: str
+    duty: Duty
+    duty_zh: str
+
+
+@with_config(ConfigDict(extra="forbid"))
+class WorkerView(TypedDict):
+    """A worker as gridmap shows it: roster data, last known position, grids."""
+
+    id: int
+    county_code: str
+    name: str
+    phone: str
+    role: WorkerRole
+    on_duty: bool
+    synthetic: bool
+    last_seen: datetime | None
+    lon: float | None
+    lat: float | None
+    role_zh: str
+    grids: list[WorkerGridView]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class UnstaffedGrid(TypedDict):
+    """A grid with no fulltime worker attached."""
+
+    code: str
+    name: str
+    parent_code: str | None
+    households: int
+
+
+@with_config(ConfigDict(extra="forbid"))
+class GridCoverage(TypedDict):
+    """A grid's patrol coverage: its cells a track passed through, of all its cells."""
+
+    grid: str
+    cells: int
+    visited: int
+    coverage: float
+
+
 @dataclass(frozen=True, slots=True)
 class NewWorker:
     """A worker to add: name, role, and the grids they look after."""
@@ -49,15 +98,15 @@ class NewWorker:
     supporting_grids: tuple[str, ...] = ()
 
 
-def view(row: Any, grids: Sequence[tuple[str, str]]) -> dict[str, Any]:
+def view(row: Any, grids: Sequence[tuple[str, str]]) -> WorkerView:
     """A worker row as the API shows it, with Chinese labels."""
     data: dict[str, Any] = row._asdict()
     data["role_zh"] = WorkerRole(data["role"]).zh
-    data["grids"] = [{"code": g, "duty": d, "duty_zh": Duty(d).zh} for g, d in grids]
-    return data
+    data["grids"] = [WorkerGridView(code=g, duty=Duty(d), duty_zh=Duty(d).zh) for g, d in grids]
+    return cast(WorkerView, data)
 
 
-def get(session: Session, worker_id: int, *, scope: Scope = EVERYTHING) -> dict[str, Any] | None:
+def get(session: Session, worker_id: int, *, scope: Scope = EVERYTHING) -> WorkerView | None:
     """One worker with their grids, or None."""
     row = db.workers.get(session, worker_id, scope)
     if row is None:
@@ -65,7 +114,7 @@ def get(session: Session, worker_id: int, *, scope: Scope = EVERYTHING) -> dict[
     return view(row, db.workers.grids_of(session, [worker_id])[worker_id])
 
 
-def require(session: Session, worker_id: int, *, scope: Scope = EVERYTHING) -> dict[str, Any]:
+def require(session: Session, worker_id: int, *, scope: Scope = EVERYTHING) -> WorkerView:
     """One worker with their grids; NotFoundError if missing or outside ``scope``."""
     found = get(session, worker_id, scope=scope)
     if found is None:
@@ -75,7 +124,7 @@ def require(session: Session, worker_id: int, *, scope: Scope = EVERYTHING) -> d
 
 def search(
     session: Session, *, scope: Scope = EVERYTHING, **filters: Any
-) -> tuple[int, list[dict[str, Any]]]:
+) -> tuple[int, list[WorkerView]]:
     """Workers matching ``filters`` (county, code, on_duty, role, limit, offset)."""
     total, rows = db.workers.search(session, scope, **filters)
     grids = db.workers.grids_of(session, [row.id for row in rows])
@@ -161,7 +210,7 @@ def _check_grids(session: Session, pairs: Sequence[tuple[str, str]]) -> None:
         )
 
 
-def set_on_duty(session: Session, worker_id: int, on_duty: bool) -> dict[str, Any]:
+def set_on_duty(session: Session, worker_id: int, on_duty: bool) -> WorkerView:
     """Set a worker on or off duty; return the worker."""
     if not db.workers.set_on_duty(session, worker_id, on_duty):
         raise NotFoundError(f"no worker {worker_id}", worker=worker_id)
@@ -182,10 +231,12 @@ def choose(session: Session, where: lookup.Location) -> int | None:
     )
 
 
-def unstaffed(session: Session, county: str) -> list[dict[str, Any]]:
+def unstaffed(session: Session, county: str) -> list[UnstaffedGrid]:
     """Grids of ``county`` without a fulltime worker (每个网格至少一名专职网格员)."""
     hierarchy.get_unit(session, county, level="county")
-    return [row._asdict() for row in db.workers.unstaffed_grids(session, county)]
+    return [
+        cast(UnstaffedGrid, row._asdict()) for row in db.workers.unstaffed_grids(session, county)
+    ]
 
 
 def record_track(
@@ -294,7 +345,7 @@ def coverage(
     code: str | None = None,
     worker_id: int | None = None,
     scope: Scope = EVERYTHING,
-) -> list[dict[str, Any]]:
+) -> list[GridCoverage]:
     """走遍率 per grid in [since, until): the share of the grid's cells some track passed through
     (only ``worker_id``'s track if given). ``code`` narrows to grids under a township, village
     or grid code."""
@@ -324,11 +375,11 @@ def coverage(
     total = np.bincount(owner, minlength=len(grids))
     seen = np.bincount(owner, weights=hit, minlength=len(grids)).astype(int)
     return [
-        {
-            "grid": grid,
-            "cells": int(n),
-            "visited": int(v),
-            "coverage": round(int(v) / int(n), 4) if n else 0.0,  # a float, not numpy
-        }
+        GridCoverage(
+            grid=grid,
+            cells=int(n),
+            visited=int(v),
+            coverage=round(int(v) / int(n), 4) if n else 0.0,  # a float, not numpy
+        )
         for grid, n, v in zip(grids["code"], total, seen, strict=True)
     ]

@@ -24,11 +24,11 @@ from api.deps import (
 )
 from api.schemas.incidents import (
     BatchResult,
-    CategoryPublic,
+    CategoryView,
     Hotspots,
     IncidentDetail,
     IncidentPage,
-    IncidentPublic,
+    IncidentView,
 )
 from api.schemas.problem import COMMON, problems
 from gridmap import categories, incidents
@@ -112,7 +112,7 @@ class CategoryIn(BaseModel):
     "/incidents",
     status_code=201,
     summary="Report an incident / 上报事件",
-    response_model=IncidentPublic,
+    response_model=IncidentView,
     responses={
         201: {"description": "created, or replayed (header Idempotent-Replayed: true)"},
         **problems(
@@ -147,7 +147,7 @@ async def report(
 
 async def intake(
     state: Any, body: IncidentIn, key: str | None
-) -> tuple[dict[str, Any], dict[str, str]]:
+) -> tuple[incidents.IncidentView, dict[str, str]]:
     """Store one report (or replay it) and return the incident with the response headers;
     shared by the route above and the raw ASGI hot path in ``api/hotpath.py``."""
     report = body.to_report()
@@ -341,7 +341,7 @@ def act(
 @router.get(
     "/categories",
     summary="Category catalogue / 事件分类",
-    response_model=list[CategoryPublic],
+    response_model=list[CategoryView],
 )
 def list_categories(session: SessionDep) -> Response:
     """Every category with its tier, case type and time limits per stage."""
@@ -351,7 +351,7 @@ def list_categories(session: SessionDep) -> Response:
 @router.put(
     "/categories/{code}",
     summary="Add or change a category / 配置事件分类",
-    response_model=CategoryPublic,
+    response_model=CategoryView,
 )
 def put_category(
     request: Request,

@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, Field, FiniteFloat
 
 from api.deps import CRS, MAX_INT, PageDep, SessionDep, Text, json_response, run_in_session
 from api.schemas.problem import COMMON, problems
-from api.schemas.workers import Coverage, Staffing, TrackResult, WorkerPage, WorkerPublic
+from api.schemas.workers import Coverage, Staffing, TrackResult, WorkerPage, WorkerView
 from gridmap import workers
 from gridmap.vocabulary import Duty, WorkerRole
 
@@ -88,7 +88,7 @@ def list_workers(
     "/workers",
     status_code=201,
     summary="Add a worker / 新增网格员",
-    response_model=WorkerPublic,
+    response_model=WorkerView,
     responses=problems(404, notes={404: "unknown county or grid code"}),
 )
 def add_worker(request: Request, body: WorkerIn) -> Response:
@@ -103,7 +103,7 @@ def add_worker(request: Request, body: WorkerIn) -> Response:
         supporting_grids=tuple(body.supporting_grids),
     )
 
-    def work(session: Any) -> dict[str, Any]:
+    def work(session: Any) -> workers.WorkerView:
         (worker_id,) = workers.add(session, [new])
         return workers.require(session, worker_id)
 
@@ -158,7 +158,7 @@ def coverage(
 @router.get(
     "/workers/{worker_id}",
     summary="One worker / 网格员详情",
-    response_model=WorkerPublic,
+    response_model=WorkerView,
     responses=problems(404),
 )
 def get_worker(session: SessionDep, worker_id: WorkerId) -> Response:
@@ -169,7 +169,7 @@ def get_worker(session: SessionDep, worker_id: WorkerId) -> Response:
 @router.patch(
     "/workers/{worker_id}",
     summary="On or off duty / 在岗状态",
-    response_model=WorkerPublic,
+    response_model=WorkerView,
     responses=problems(404),
 )
 def set_duty(request: Request, body: DutyIn, worker_id: WorkerId) -> Response:
@@ -182,13 +182,13 @@ def set_duty(request: Request, body: DutyIn, worker_id: WorkerId) -> Response:
 @router.put(
     "/workers/{worker_id}/grids",
     summary="Attach to grids / 分配网格",
-    response_model=WorkerPublic,
+    response_model=WorkerView,
     responses=problems(404),
 )
 def set_grids(request: Request, body: GridsIn, worker_id: WorkerId) -> Response:
     """Attach the worker to grids; as primary, they replace the grid's current primary."""
 
-    def work(session: Any) -> dict[str, Any]:
+    def work(session: Any) -> workers.WorkerView:
         workers.assign(session, worker_id, body.grids, duty=body.duty)
         return workers.require(session, worker_id)
 

@@ -7,32 +7,9 @@ from datetime import datetime
 from pydantic import Field
 
 from api.schemas.incidents import Public
-from gridmap.vocabulary import Duty, WorkerRole
+from gridmap.workers import GridCoverage, UnstaffedGrid, WorkerView
 
-
-class WorkerGridPublic(Public):
-    """One of a worker's grids and their duty there."""
-
-    code: str
-    duty: Duty
-    duty_zh: str
-
-
-class WorkerPublic(Public):
-    """A worker with their grids and last known position."""
-
-    id: int
-    county_code: str
-    name: str
-    phone: str
-    role: WorkerRole
-    on_duty: bool
-    synthetic: bool
-    last_seen: datetime | None
-    lon: float | None
-    lat: float | None
-    role_zh: str
-    grids: list[WorkerGridPublic]
+__all__ = ["Coverage", "Staffing", "TrackResult", "WorkerPage", "WorkerView"]
 
 
 class WorkerPage(Public):
@@ -41,16 +18,7 @@ class WorkerPage(Public):
     total: int
     limit: int
     offset: int
-    items: list[WorkerPublic]
-
-
-class UnstaffedGrid(Public):
-    """A grid with no fulltime worker attached."""
-
-    code: str
-    name: str
-    parent_code: str | None
-    households: int
+    items: list[WorkerView]
 
 
 class Staffing(Public):
@@ -59,15 +27,6 @@ class Staffing(Public):
     county: str
     unstaffed: int
     grids: list[UnstaffedGrid]
-
-
-class GridCoverage(Public):
-    """A grid's patrol coverage: cells passed through of all its cells."""
-
-    grid: str
-    cells: int
-    visited: int
-    coverage: float
 
 
 class Coverage(Public):
