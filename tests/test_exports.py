@@ -487,9 +487,12 @@ def test_downloads_need_an_ascii_county_code(demo_session, tmp_path, county) -> 
 
 def test_times_are_written_in_china_time() -> None:
     layer = next(layer for layer in exports.LAYERS if layer.name == "incidents")
-    [field] = [f for f in layer.fields if f.name == "reported_at"]
     utc = pd.Series(pd.to_datetime(["2026-11-22T16:05:00Z"]))
-    [written] = exports._typed(pd.DataFrame({"reported_at": utc}), [field])["reported_at"]
+    source = gpd.GeoDataFrame(
+        {f.name: [None] for f in layer.fields} | {"reported_at": utc},
+        geometry=[shapely.Point(102.26, 27.89)],
+    )
+    [written] = exports.prepare(layer, source)["reported_at"]
     assert written.tzinfo == incidents.CHINA_TZ
     assert written.isoformat() == "2026-11-23T00:05:00+08:00"
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 import shapely
 
+import gridmap
 from gridmap import db, incidents, maps, workers
 from gridmap.errors import InvalidCodeError, InvalidInputError, NotFoundError, UnknownCodeError
 
@@ -305,7 +306,7 @@ def test_every_asset_name_is_vendored() -> None:
         assert (maps.VENDOR_DIR / relative).is_file(), relative
     versions = (maps.VENDOR_DIR / "VERSIONS.txt").read_text()
     assert "leaflet@1.9.4" in versions and "leaflet.markercluster@1.5.3" in versions
-    assert Path(maps.__file__).parent / "static" / "vendor" == maps.VENDOR_DIR
+    assert Path(gridmap.__file__).parent / "static" / "vendor" == maps.VENDOR_DIR
 
 
 def test_big_maps_draw_grids_from_vector_tiles(demo_tx) -> None:
