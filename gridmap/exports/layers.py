@@ -265,13 +265,13 @@ def _typed(frame: pd.DataFrame, fields: Iterable[Field]) -> pd.DataFrame:
         if field.type == "str":
             out[field.name] = column.astype(object).where(column.notna(), None)
         elif field.type == "int":
-            out[field.name] = pd.array(column, dtype="Int32")
+            out[field.name] = pd.array(column.to_numpy(), dtype="Int32")
         elif field.type == "int64":
-            out[field.name] = pd.array(column, dtype="Int64")
+            out[field.name] = pd.array(column.to_numpy(), dtype="Int64")
         elif field.type == "float":
             out[field.name] = column.astype("float64")
         elif field.type == "bool":
-            out[field.name] = pd.array(column, dtype="boolean")
+            out[field.name] = pd.array(column.to_numpy(), dtype="boolean")
         else:  # datetime: shown in Beijing time, offset kept
             out[field.name] = pd.to_datetime(column, utc=True).dt.tz_convert(incidents.CHINA_TZ)
     return pd.DataFrame(out, index=frame.index)

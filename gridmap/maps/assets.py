@@ -86,9 +86,9 @@ class Legend(branca.colormap.StepColormap):
         super().__init__(*args, **kwargs)
         self.d3_url = d3_url
 
-    def render(self, **kwargs: Any) -> None:
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # branca returns None too
         """Render as branca does, then replace its CDN d3 link with the local one."""
-        super().render(**kwargs)
+        super().render(**kwargs)  # type: ignore[no-untyped-call]
         figure = self.get_root()
         assert isinstance(figure, Figure)
         figure.header.add_child(JavascriptLink(self.d3_url), name="d3")

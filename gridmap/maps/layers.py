@@ -22,14 +22,17 @@ import numpy as np
 import pandas as pd
 from branca.element import Element, Figure, MacroElement
 from folium.template import Template
+from numpy.typing import NDArray
 
 import geopandas as gpd
 import shapely
 
 from gridmap import incidents
+from gridmap.incidents import IncidentView
 from gridmap.maps.assets import ASSETS, Legend
 from gridmap.maps.tiles import TILE_MIN_ZOOM
 from gridmap.vocabulary import Duty, Language, Level, Stage, WorkerRole
+from gridmap.workers import WorkerView
 
 LANGS: tuple[str, ...] = Language.values()
 
@@ -140,9 +143,9 @@ class MapData:
     level: str
     outlines: dict[str, gpd.GeoDataFrame]  # level → units drawn as outlines
     grids: gpd.GeoDataFrame  # with ``worker`` (primary) and ``workers`` (all, as text)
-    incidents: list[dict[str, Any]] = field(default_factory=list)
+    incidents: list[IncidentView] = field(default_factory=list)
     incidents_total: int = 0
-    workers: list[dict[str, Any]] = field(default_factory=list)
+    workers: list[WorkerView] = field(default_factory=list)
 
 
 def simplify(geoms: Any, tolerance: float, *, decimals: int = DECIMALS) -> np.ndarray:
@@ -153,12 +156,14 @@ def simplify(geoms: Any, tolerance: float, *, decimals: int = DECIMALS) -> np.nd
     array = np.asarray(geoms, dtype=object)
     if tolerance > 0:
         array = shapely.simplify(array, tolerance, preserve_topology=True)
-    return shapely.transform(array, lambda xy: np.round(xy, decimals))
+    rounded: NDArray[Any] = shapely.transform(array, lambda xy: np.round(xy, decimals))
+    return rounded
 
 
 def _geojson(frame: gpd.GeoDataFrame) -> dict[str, Any]:
     """A FeatureCollection with feature ids (folium's style lookup) and no per-feature bbox."""
-    return frame.to_geo_dict(na="null", show_bbox=False, drop_id=False)
+    collection: dict[str, Any] = frame.to_geo_dict(na="null", show_bbox=False, drop_id=False)
+    return collection
 
 
 def _text(value: Any) -> str:
@@ -218,7 +223,7 @@ class TilePopup(MacroElement):
     )
 
     def __init__(self, fields: Sequence[tuple[str, str]], map_name: str) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self._name = "TilePopup"
         self.fields = [list(f) for f in fields]
         self.map_name = map_name
@@ -421,14 +426,15 @@ def _incident_layers(data: MapData, lang: str, *, heatmap: bool, markers: bool) 
         name = labels["heatmap"] + count
         if rows:
             points = [row[:2] for row in rows]
-            layers.append(folium.plugins.HeatMap(points, name=name, radius=18, show=False))
+            heat = folium.plugins.HeatMap(points, name=name, radius=18, show=False)  # type: ignore[no-untyped-call]
+            layers.append(heat)
         else:
             layers.append(folium.FeatureGroup(name=name, show=False))
     if markers:
         name = labels["incidents"] + count
         if rows:
             layers.append(
-                folium.plugins.FastMarkerCluster(
+                folium.plugins.FastMarkerCluster(  # type: ignore[no-untyped-call]
                     rows, callback=INCIDENT_CALLBACK, name=name, disableClusteringAtZoom=17
                 )
             )

@@ -8,7 +8,6 @@ gives the HTML.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import folium
 from sqlalchemy.orm import Session
@@ -17,6 +16,7 @@ import geopandas as gpd
 
 from gridmap import codes, db, incidents, workers
 from gridmap.errors import InvalidInputError, UnknownCodeError
+from gridmap.incidents import IncidentView
 from gridmap.maps.assets import ASSET_ROUTE, localize
 from gridmap.maps.basemaps import basemap_layers
 from gridmap.maps.layers import (
@@ -29,6 +29,7 @@ from gridmap.maps.layers import (
     worker_columns,
 )
 from gridmap.maps.tiles import code_level
+from gridmap.workers import WorkerView
 
 MAX_INCIDENTS = 5000
 MAX_WORKERS = 5000
@@ -161,11 +162,11 @@ def load(
     staff = db.workers.grid_workers(session, grids["code"].tolist()) if len(grids) else {}
     primary, everyone = worker_columns(grids["code"].tolist(), staff, lang)
     grids = grids.assign(worker=primary, workers=everyone)
-    cases: list[dict[str, Any]] = []
+    cases: list[IncidentView] = []
     total = 0
     if "incidents" in layers or "heatmap" in layers:
         total, cases = incidents.search(session, county=county, code=code, limit=max_incidents)
-    on_duty: list[dict[str, Any]] = []
+    on_duty: list[WorkerView] = []
     if "workers" in layers:
         _, on_duty = workers.search(
             session, county=county, code=code, on_duty=True, limit=max_workers
