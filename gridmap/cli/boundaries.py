@@ -11,7 +11,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from gridmap import hierarchy, lookup, qa
-from gridmap.cli.context import JsonOpt, console, emit, load_settings, transaction
+from gridmap.cli.context import DryRunOpt, JsonOpt, console, emit, load_settings, transaction
 
 app = typer.Typer()
 
@@ -26,11 +26,15 @@ def import_(
     parent_field: Annotated[str | None, typer.Option(help="field with the parent code")] = None,
     encoding: Annotated[str | None, typer.Option(help="attribute encoding, e.g. gbk")] = None,
     layer: Annotated[str | None, typer.Option(help="layer name in a GeoPackage")] = None,
+    dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Import boundary files as one new generation; any error leaves the database unchanged."""
     settings = load_settings()
-    with transaction(settings) as session, Progress(console=console, transient=True) as progress:
+    with (
+        transaction(settings, dry_run=dry_run) as session,
+        Progress(console=console, transient=True) as progress,
+    ):
         progress.add_task(f"importing {len(files)} file(s)", total=None)
         report = hierarchy.import_files(
             session,
@@ -48,7 +52,7 @@ def import_(
                 session, report.counties, resolution=settings.h3_resolution
             )
             report.notes.append(f"lookup index rebuilt: {rebuilt}")
-    emit(report.to_dict(), as_json, _render_import)
+    emit(report.to_dict(), as_json, _render_import, dry_run=dry_run)
 
 
 def _render_import(r: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from rich.progress import Progress
 
 from gridmap import grids, lookup
 from gridmap.cli.context import (
+    DryRunOpt,
     JsonOpt,
     console,
     emit,
@@ -31,6 +32,7 @@ def grids_generate(
     urban_max: Annotated[int | None, typer.Option(help="max households per urban grid")] = None,
     rural_min: Annotated[int | None, typer.Option(help="min households per rural grid")] = None,
     rural_max: Annotated[int | None, typer.Option(help="max households per rural grid")] = None,
+    dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Draw grids for a county or some villages as one new generation, then refresh the index."""
@@ -47,7 +49,10 @@ def grids_generate(
     rules["rural"] = grids.GridRules(
         rural_min or rules["rural"].min_households, rural_max or rules["rural"].max_households
     )
-    with transaction(settings) as session, Progress(console=console, transient=True) as progress:
+    with (
+        transaction(settings, dry_run=dry_run) as session,
+        Progress(console=console, transient=True) as progress,
+    ):
         progress.add_task(f"drawing grids in {county_code}", total=None)
         report = grids.generate_for_county(
             session,
@@ -59,4 +64,4 @@ def grids_generate(
         report["index"] = lookup.rebuild_index(
             session, county_code, resolution=settings.h3_resolution
         )
-    emit(report, as_json, lambda d: console.print(d))
+    emit(report, as_json, lambda d: console.print(d), dry_run=dry_run)
