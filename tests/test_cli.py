@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
 
-from gridmap.db.models import Generation, Unit
+from gridmap import demo, hierarchy
+from gridmap.db.models import CellIndex, Generation, Household, Unit
 from gridmap.db.session import normalize_url
 from tests.conftest import BOUNDARIES
 
@@ -50,6 +52,86 @@ def test_import_then_qa_through_the_cli(scratch_url):
 
     where = gridmap(scratch_url, "locate", "102.26", "27.88", "--json")
     assert json.loads(where.stdout)["county"] == "513401"
+
+
+def footprint(url: str) -> dict[str, int]:
+    """Rows a grid run writes: units, generations, households given a grid, index cells."""
+    engine = create_engine(normalize_url(url))
+    with engine.connect() as connection:
+        found = {
+            "units": connection.scalar(select(func.count()).select_from(Unit)),
+            "generations": connection.scalar(select(func.count()).select_from(Generation)),
+            "households_in_grids": connection.scalar(
+                select(func.count()).select_from(Household).where(Household.grid_code.is_not(None))
+            ),
+            "cells": connection.scalar(select(func.count()).select_from(CellIndex)),
+        }
+    engine.dispose()
+    return found
+
+
+def test_import_dry_run_reports_the_real_counts_and_writes_nothing(scratch_url):
+    files = [str(p) for p in sorted(BOUNDARIES.glob("5134*.geojson"))]
+    args = ("import", *files, "--level", "county", "--crs", "gcj02", "--json")
+    before = footprint(scratch_url)
+    dry = gridmap(scratch_url, *args, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    rehearsed = json.loads(dry.stdout)
+    assert rehearsed["dry_run"] is True and "nothing was written" in dry.stderr
+    assert footprint(scratch_url) == before and counts(scratch_url) == (0, 0)
+
+    done = gridmap(scratch_url, *args)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert "dry_run" not in report and "nothing was written" not in done.stderr
+    same = ("level", "features", "inserted", "replaced", "unchanged", "repairs")
+    assert {k: rehearsed[k] for k in same} == {k: report[k] for k in same}
+    assert report["inserted"] == 17 and counts(scratch_url) == (17, 1)
+
+
+def test_failed_dry_run_import_exits_2(scratch_url, tmp_path: Path):
+    bad = json.loads((BOUNDARIES / "513422.geojson").read_text())
+    bad["features"][0]["geometry"]["coordinates"][0][0][3] = [27.5, 101.2]  # a swapped vertex
+    (tmp_path / "b.geojson").write_text(json.dumps(bad))
+    args = ("import", str(tmp_path / "b.geojson"), "--level", "county", "--crs", "gcj02")
+    done = gridmap(scratch_url, *args, "--dry-run")
+    assert done.returncode == 2 and "513422" in done.stderr
+    assert counts(scratch_url) == (0, 0)
+
+
+def test_grids_dry_run_reports_the_real_counts_and_writes_nothing(scratch_url):
+    engine = create_engine(normalize_url(scratch_url))
+    with Session(engine) as session, session.begin():  # a small synthetic 西昌市, no grids yet
+        hierarchy.import_files(
+            session, [BOUNDARIES / "513401.geojson"], level="county", crs_name="gcj02"
+        )
+        demo.load_county(session, "513401", seed=3, scale=0.05)
+        smallest = (
+            select(Unit.code).where(Unit.level == "village").order_by(func.ST_Area(Unit.geom))
+        )
+        villages = session.scalars(smallest.limit(3)).all()  # the seat's communities: quick
+    engine.dispose()
+    before = footprint(scratch_url)
+    assert before["households_in_grids"] == 0
+
+    args = ("grids", "generate", *(f"--village={v}" for v in villages), "--json")
+    dry = gridmap(scratch_url, *args, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    rehearsed = json.loads(dry.stdout)
+    assert rehearsed["dry_run"] is True and "nothing was written" in dry.stderr
+    assert footprint(scratch_url) == before
+
+    done = gridmap(scratch_url, *args)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert "dry_run" not in report
+    same = ("villages", "grids", "households", "single_grid_villages", "grids_out_of_bounds")
+    assert {k: rehearsed[k] for k in same} == {k: report[k] for k in same}
+    assert rehearsed["index"]["cells"] == report["index"]["cells"]
+    after = footprint(scratch_url)
+    assert after["units"] == before["units"] + report["grids"]
+    assert after["generations"] == before["generations"] + 1
+    assert after["households_in_grids"] == report["households"] > 0
 
 
 def test_failed_import_exits_2_and_writes_nothing(scratch_url, tmp_path: Path):

@@ -1,0 +1,56 @@
+"""``gridmap db …``: the private PostGIS cluster (or DATABASE_URL) and its migrations."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from gridmap import db
+from gridmap.cli.context import JsonOpt, cluster, console, database_url, emit, load_settings
+from gridmap.db import migrations
+
+app = typer.Typer(help="The database: private PostGIS cluster or DATABASE_URL.")
+
+
+@app.command("up")
+def db_up(as_json: JsonOpt = False) -> None:
+    """Start the private PostGIS cluster (initialising it once) and migrate it."""
+    settings = load_settings()
+    url = settings.database_url or db.cluster.up(cluster(settings))
+    migrations.upgrade(url)
+    emit(
+        {"url": url, "migrated": True},
+        as_json,
+        lambda d: console.print(f"database ready: {d['url']}"),
+    )
+
+
+@app.command("down")
+def db_down() -> None:
+    """Stop the private cluster."""
+    stopped = db.cluster.down(cluster(load_settings()))
+    console.print("stopped" if stopped else "was not running")
+
+
+@app.command("status")
+def db_status(as_json: JsonOpt = False) -> None:
+    """Where the private cluster lives and whether it runs."""
+    settings = load_settings()
+    data = db.cluster.status(cluster(settings))
+    data["database_url_override"] = bool(settings.database_url)
+    emit(data, as_json, lambda d: [console.print(f"{k}: {v}") for k, v in d.items()])
+
+
+@app.command("url")
+def db_url() -> None:
+    """Print the database URL commands use."""
+    settings = load_settings()
+    sys.stdout.write((settings.database_url or cluster(settings).url()) + "\n")
+
+
+@app.command("migrate")
+def db_migrate() -> None:
+    """Apply pending migrations."""
+    migrations.upgrade(database_url(load_settings()))
+    console.print("migrated to head")
