@@ -28,6 +28,32 @@ ITEM_NAMES = {
     "formats": "format",
     "attributes": "attribute",
 }
+# What /openapi.json says of every Open311 resource: the document in either format, and the
+# spec's errors document (not problem+json) for any 4xx.
+_ERRORS_JSON = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"code": {"type": "integer"}, "description": {"type": "string"}},
+        "required": ["code", "description"],
+    },
+}
+RESPONSES: dict[int | str, Any] = {
+    200: {
+        "description": "the resource, as XML (.xml) or JSON (.json)",
+        "content": {
+            "application/json": {"schema": {"type": ["array", "object"]}},
+            "text/xml": {"schema": {"type": "string"}},
+        },
+    },
+    "4XX": {
+        "description": "GeoReport v2 errors document: [{code, description}]",
+        "content": {
+            "application/json": {"schema": _ERRORS_JSON},
+            "text/xml": {"schema": {"type": "string"}},
+        },
+    },
+}
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 

@@ -17,11 +17,11 @@ from fastapi.concurrency import run_in_threadpool
 from api.deps import now
 from api.open311 import arguments, documents
 from api.open311.errors import Open311Error
-from api.open311.formats import serve
+from api.open311.formats import RESPONSES, serve
 from gridmap import categories, incidents
 from gridmap.errors import InvalidInputError
 
-router = APIRouter(tags=["open311"])
+router = APIRouter(tags=["open311"], responses=RESPONSES)
 
 
 @router.get("/discovery.{format}", summary="Service discovery")

@@ -36,6 +36,16 @@ def test_every_error_is_documented_as_problem_json(spec):
                 assert list(content) == [PROBLEM_JSON], (method, path, status, list(content))
                 assert content[PROBLEM_JSON]["schema"] == {"$ref": "#/components/schemas/Problem"}
     assert "Problem" in spec["components"]["schemas"]
+    assert "HTTPValidationError" not in spec["components"]["schemas"]  # never sent
+
+
+def test_open311_documents_its_own_errors_document(spec):
+    for path, ops in spec["paths"].items():
+        if path.startswith(OPEN311):
+            for method, op in ops.items():
+                errors = op["responses"]["4XX"]["content"]
+                assert set(errors) == {"application/json", "text/xml"}, (method, path)
+                assert errors["application/json"]["schema"]["type"] == "array"
 
 
 def test_every_success_has_a_body_schema(spec):
