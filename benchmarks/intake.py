@@ -149,7 +149,7 @@ def clean(session: Session, prefix: str) -> int:
     result = session.execute(
         text("DELETE FROM incident WHERE idempotency_key LIKE :p"), {"p": prefix + "%"}
     )
-    return int(result.rowcount or 0)
+    return int(getattr(result, "rowcount", 0) or 0)  # a CursorResult for DELETE
 
 
 def run(

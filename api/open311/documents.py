@@ -12,6 +12,7 @@ from typing import Any
 from api.open311.errors import Open311Error
 from api.open311.formats import MEDIA_TYPES
 from gridmap import incidents
+from gridmap.categories import CategoryView
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-23T00:00:00+08:00"  # when this document last changed (spec: sortable)
@@ -54,14 +55,14 @@ def discovery(url: str) -> dict[str, Any]:
 # Services
 
 
-def services(catalogue: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def services(catalogue: Sequence[CategoryView]) -> list[dict[str, Any]]:
     """Active 小类 as services, each in its 大类's group."""
-    names = {c["code"]: c for c in catalogue}
+    names: dict[str, Mapping[str, Any]] = {c["code"]: c for c in catalogue}
     found = []
     for category in sorted(catalogue, key=lambda c: c["code"]):
         if len(category["code"]) != 4 or not category["active"]:
             continue
-        parent = names.get(category["parent_code"] or "", {})
+        parent: Mapping[str, Any] = names.get(category["parent_code"] or "", {})
         keywords = (category["name_en"], parent.get("name_zh"), parent.get("name_en"))
         found.append(
             {
@@ -80,7 +81,7 @@ def services(catalogue: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return found
 
 
-def service_definition(service_code: str, catalogue: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def service_definition(service_code: str, catalogue: Sequence[CategoryView]) -> dict[str, Any]:
     """A service's extra attributes: none, every service needs only the standard fields (404
     for a code that is not a service)."""
     known = {s["service_code"] for s in services(catalogue)}
@@ -91,7 +92,7 @@ def service_definition(service_code: str, catalogue: Sequence[dict[str, Any]]) -
     return {"service_code": service_code, "attributes": []}
 
 
-def service_names(catalogue: Sequence[dict[str, Any]]) -> dict[str, str]:
+def service_names(catalogue: Sequence[CategoryView]) -> dict[str, str]:
     """service_name (name_zh) by code, inactive and group codes included, for old requests."""
     return {c["code"]: c["name_zh"] for c in catalogue}
 

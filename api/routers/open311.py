@@ -108,14 +108,15 @@ async def list_requests(request: Request, format: str) -> Response:
     params = request.query_params
     state = request.app.state
 
-    def by_ids(session: Any, ids: list[int]) -> list[dict[str, Any]]:
+    def by_ids(session: Any, ids: list[int]) -> list[incidents.IncidentView]:
         return incidents.search(session, now=now(request), ids=ids, limit=arguments.MAX_REQUESTS)[1]
 
-    def by_filters(session: Any, filters: dict[str, Any]) -> list[dict[str, Any]]:
+    def by_filters(session: Any, filters: dict[str, Any]) -> list[incidents.IncidentView]:
         known = documents.service_names(categories.catalogue(session))
         codes = arguments.service_codes(params.get("service_code"), known)
-        found: list[dict[str, Any]] = []
-        for code in codes or [None]:
+        found: list[incidents.IncidentView] = []
+        wanted: list[str | None] = list(codes) if codes else [None]
+        for code in wanted:
             _, items = incidents.search(
                 session, now=now(request), category=code, limit=arguments.MAX_REQUESTS, **filters
             )
@@ -178,4 +179,5 @@ async def get_request(request: Request, service_request_id: str, format: str) ->
 
 def _names(request: Request) -> dict[str, str]:
     """The current index's names by code: the loaded units a jurisdiction_id may name."""
-    return request.app.state.index.names
+    names: dict[str, str] = request.app.state.index.names
+    return names

@@ -39,7 +39,12 @@ def db_status(as_json: JsonOpt = False) -> None:
     settings = load_settings()
     data = db.cluster.status(cluster(settings))
     data["database_url_override"] = bool(settings.database_url)
-    emit(data, as_json, lambda d: [console.print(f"{k}: {v}") for k, v in d.items()])
+
+    def render(fields: dict[str, object]) -> None:
+        for key, value in fields.items():
+            console.print(f"{key}: {value}")
+
+    emit(data, as_json, render)
 
 
 @app.command("url")
