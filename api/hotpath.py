@@ -43,6 +43,7 @@ class HotPaths:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer the hot paths here; pass every other request to the app."""
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == INTAKE:
             headers = dict(scope["headers"])
             length = headers.get(b"content-length", b"")

@@ -68,13 +68,15 @@ async def _escalate_overdue(app: FastAPI, every_s: float) -> None:
 
 class BodyLimit:
     """Refuse bodies over ``max_bytes``: from Content-Length before reading them, and for
-    chunked bodies (no length) as the bytes arrive (pure ASGI)."""
+    chunked bodies (no length) as the bytes arrive (pure ASGI).
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse bodies over the limit with a 413 before the app reads them."""
         if scope["type"] == "http":
             for name, value in scope["headers"]:
                 if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:

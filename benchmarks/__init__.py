@@ -1,0 +1,1 @@
+"""The benchmarks behind ``gridmap bench``: ratios against anchors measured in the same run."""

@@ -103,7 +103,8 @@ def run_ogr2ogr(
     database_url: str, county: str, epsg: int, out: Path, *, synchronous_off: bool = False
 ) -> float:
     """Seconds for one ogr2ogr call per layer into a fresh GeoPackage (optionally with SQLite
-    syncs off, as gridmap writes its scratch file)."""
+    syncs off, as gridmap writes its scratch file).
+    """
     source, env = _pg_source(database_url)
     if synchronous_off:
         env["OGR_SQLITE_SYNCHRONOUS"] = "OFF"

@@ -63,7 +63,7 @@ def make_points(
 def strtree_locate(
     geoms: NDArray[np.object_], lon: NDArray[np.float64], lat: NDArray[np.float64]
 ) -> NDArray[np.int64]:
-    """shapely's best: a tree on the points queried by each polygon with ``covers``."""
+    """Shapely's best: a tree on the points queried by each polygon with ``covers``."""
     points = shapely.points(lon, lat)
     tree = shapely.STRtree(points)
     polygon_idx, point_idx = tree.query(geoms, predicate="covers")
@@ -73,7 +73,7 @@ def strtree_locate(
 def sjoin_locate(
     geoms: NDArray[np.object_], lon: NDArray[np.float64], lat: NDArray[np.float64]
 ) -> NDArray[np.int64]:
-    """geopandas sjoin, polygons on the left, ``covers``."""
+    """Geopandas sjoin, polygons on the left, ``covers``."""
     left = gpd.GeoDataFrame(
         {"unit": np.arange(len(geoms))}, geometry=gpd.GeoSeries(geoms), crs=4326
     )
@@ -307,7 +307,7 @@ def compare_maxp(
     count: int,
     rng: np.random.Generator,
 ) -> dict[str, Any]:
-    """spopt's max-p (same household floor, on the same H3 cells) against our grids, per village."""
+    """Spopt's max-p (same household floor, on the same H3 cells) against our grids, per village."""
     from libpysal.weights import Queen
     from spopt.region import MaxPHeuristic
 
@@ -384,7 +384,8 @@ def _two_threads(
     locator: lookup.Locator, lon: NDArray[np.float64], lat: NDArray[np.float64]
 ) -> NDArray[np.int64]:
     """Locate on the lattice with two threads (the kernel releases the GIL), a half each; the
-    few points it leaves to GEOS then go the one-thread way."""
+    few points it leaves to GEOS then go the one-thread way.
+    """
     tables = lookup._lattice(locator)
     half = len(lon) // 2
     with ThreadPoolExecutor(2) as pool:

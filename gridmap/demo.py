@@ -153,7 +153,8 @@ PATH: dict[Stage, tuple[Action, ...]] = {stage: _FORWARD[:n] for n, stage in enu
 
 def load_workers(session: Session, county_code: str, *, seed: int) -> dict[str, int]:
     """A roster for every grid of the county: one fulltime primary worker per grid, a parttime
-    worker supporting about three grids, and a cadre (包联干部) per village; ~5 % off duty."""
+    worker supporting about three grids, and a cadre (包联干部) per village; ~5 % off duty.
+    """
     rng = np.random.default_rng(seed + 101)
     grid_rows = db.units.read(session, county=county_code, level="grid")
     codes = grid_rows["code"].tolist()
@@ -209,7 +210,8 @@ def load_incidents(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """``count`` sample incidents over the last 90 days at household locations, walked through
-    the real workflow to a mix of stages (some overdue), all flagged synthetic."""
+    the real workflow to a mix of stages (some overdue), all flagged synthetic.
+    """
     rng = np.random.default_rng(seed + 202)
     now = now or incidents.now_utc()
     households = db.households.read(session, county=county_code)
@@ -220,8 +222,9 @@ def load_incidents(
     stages = rng.choice(list(STAGE_MIX), size=count, p=list(STAGE_MIX.values()))
     ages_h = rng.uniform(1, 90 * 24, size=count)
     made = dict.fromkeys(Stage.values(), 0)
-    for pick, category, drawn, age in zip(picks, categories, stages, ages_h, strict=True):
+    for pick, category, drawn, drawn_age in zip(picks, categories, stages, ages_h, strict=True):
         stage = Stage(str(drawn))
+        age = float(drawn_age)
         house = households.iloc[int(pick)]
         rules = catalogue[int(category)]
         if stage in OPEN_STAGES:  # open cases are recent: about a quarter run late
@@ -270,7 +273,8 @@ def load_tracks(
     now: datetime | None = None,
 ) -> dict[str, int]:
     """Yesterday's patrols of ``walkers`` fulltime workers through their own grids: a walk at
-    1.2 m/s through six random stops, one GPS fix every 20 s (synthetic)."""
+    1.2 m/s through six random stops, one GPS fix every 20 s (synthetic).
+    """
     rng = np.random.default_rng(seed + 303)
     now = now or incidents.now_utc()
     grid_rows = db.units.read(session, county=county_code, level="grid").set_index("code")

@@ -52,7 +52,8 @@ MAX_PHOTOS = 9
 @with_config(ConfigDict(extra="forbid"))
 class IncidentView(TypedDict):
     """An incident as gridmap shows it: where, what, which stage and tier, who has it, its
-    deadlines, Chinese labels and what may be done next. The API sends exactly this."""
+    deadlines, Chinese labels and what may be done next. The API sends exactly this.
+    """
 
     id: int
     county_code: str

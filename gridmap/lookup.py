@@ -541,7 +541,8 @@ def _locate_flat(
     locator: Locator, lon: NDArray[np.float64], lat: NDArray[np.float64]
 ) -> NDArray[np.int64]:
     """Locate checked flat points: on the face lattice where the layer allows it, else through
-    the H3-index table; points the lattice kernel cannot certify go the H3-index way."""
+    the H3-index table; points the lattice kernel cannot certify go the H3-index way.
+    """
     tables = _lattice(locator)
     if tables is None:
         return _locate_h3(locator, lon, lat)
@@ -972,7 +973,8 @@ def _near_scalar(locator: Locator, lon: float, lat: float, unit: int, distance_m
 def warm(index: Index, near_boundary_m: float) -> None:
     """Build the helpers that lookups otherwise make on first use (bounds, the lattice tables,
     the near-boundary reach tables), so the first request after a (re)load does not stall for
-    them (≈ 1 s per county of grids, on the loading thread)."""
+    them (≈ 1 s per county of grids, on the loading thread).
+    """
     for locator in (index.counties, *index.leaves.values()):
         _ = locator.bounds
         _lattice(locator)

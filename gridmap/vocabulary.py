@@ -30,6 +30,7 @@ class Term(StrEnum):
     en: str
 
     def __new__(cls, value: str, zh: str = "", en: str = "") -> Self:
+        """Make a member from ``value, zh, en`` (labels default to the value)."""
         member = str.__new__(cls, value)
         member._value_ = value
         member.zh = zh or value
@@ -75,7 +76,7 @@ class Term(StrEnum):
         return {m.value: (m.zh if language is Language.ZH else m.en) for m in cls}
 
     def label(self, lang: str = "zh") -> str:
-        """This member's label in ``lang``."""
+        """Return the member's label in ``lang``."""
         return self.zh if Language.parse(lang) is Language.ZH else self.en
 
 

@@ -220,7 +220,8 @@ def set_on_duty(session: Session, worker_id: int, on_duty: bool) -> WorkerView:
 def choose(session: Session, where: lookup.Location) -> int | None:
     """Who takes an incident when the grid's primary worker is off duty (or there is none):
     the best on-duty worker of the village, else of the township, else nobody (the township
-    dispatches by hand). Intake runs the same SQL inside its one statement."""
+    dispatches by hand). Intake runs the same SQL inside its one statement.
+    """
     return db.workers.choose(
         session,
         village_code=where.village,
@@ -320,7 +321,8 @@ def visited_cells(
 
 def grid_cells(geoms: NDArray[np.object_]) -> tuple[NDArray[np.int64], NDArray[np.uint64]]:
     """Resolution-11 cells of each grid (centre inside; a grid smaller than a cell gets the
-    cell of a point inside it): (grid position, cell) pairs."""
+    cell of a point inside it): (grid position, cell) pairs.
+    """
     lists = pa.array(
         h3v.wkb_to_cells(
             shapely.to_wkb(geoms), COVERAGE_RESOLUTION, ContainmentMode.ContainsCentroid
@@ -348,7 +350,8 @@ def coverage(
 ) -> list[GridCoverage]:
     """走遍率 per grid in [since, until): the share of the grid's cells some track passed through
     (only ``worker_id``'s track if given). ``code`` narrows to grids under a township, village
-    or grid code."""
+    or grid code.
+    """
     hierarchy.get_unit(session, county, level="county")
     if until <= since:
         raise InvalidInputError("the period is empty: 'until' must be after 'since'")

@@ -1,5 +1,6 @@
-"""Open311 GeoReport v2 (http://wiki.open311.org/GeoReport_v2) apart from its routes, which live
-in ``api/routers/open311.py``:
+"""Open311 GeoReport v2 (http://wiki.open311.org/GeoReport_v2), apart from its routes.
+
+The routes live in ``api/routers/open311.py``; here:
 
 - ``errors``: ``Open311Error`` and how a library error maps onto the spec's HTTP statuses;
 - ``formats``: the XML and JSON renderings, the error document, the format-suffix wrapper;

@@ -1,6 +1,7 @@
 """Reading what an Open311 client sends: query arguments (ids, dates, status, bbox,
 jurisdiction_id), form fields (the report, api_key). Every refusal is an ``Open311Error``
-naming the argument: 400 for bad input, 403 for a bad key, 404 for an unknown jurisdiction."""
+naming the argument: 400 for bad input, 403 for a bad key, 404 for an unknown jurisdiction.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ _MULTIPART = find_spec("python_multipart") is not None  # starlette parses multi
 
 def check_query(request: Request) -> None:
     """400 for a NUL character in the query string: no argument takes one, text columns refuse
-    it, and it would otherwise surface as "not found" or worse."""
+    it, and it would otherwise surface as "not found" or worse.
+    """
     for key, value in request.query_params.multi_items():
         if "\x00" in key or "\x00" in value:
             raise Open311Error(400, f"query argument {key!r} may not contain NUL characters")
@@ -45,7 +47,8 @@ def check_query(request: Request) -> None:
 
 def _parse_when(name: str, raw: str) -> tuple[datetime, bool]:
     """A w3 datetime or date from the query (without an offset it is China time), and whether
-    it is a date alone, which names the whole day."""
+    it is a date alone, which names the whole day.
+    """
     text = _OFFSET_AS_SPACE.sub(r"\1+\2", raw.strip()).replace("z", "Z")
     try:
         value = datetime.fromisoformat(text)
@@ -102,7 +105,8 @@ def request_ids(raw: str | None) -> list[int] | None:
 
 def jurisdiction(raw: str | None, names: Mapping[str, str]) -> str | None:
     """The optional jurisdiction_id: a loaded county's 6-digit code, a key of the index's
-    ``names`` (404 otherwise, per spec)."""
+    ``names`` (404 otherwise, per spec).
+    """
     if raw is None or not raw.strip():
         return None
     code = raw.strip()
@@ -141,7 +145,8 @@ async def read_form(request: Request) -> dict[str, str]:
 
 def check_key(key: str | None, keys: Sequence[str]) -> None:
     """403 unless ``api_key`` is one of the configured Open311 ``keys`` (constant-time
-    compare)."""
+    compare).
+    """
     given = (key or "").encode()
     if not given or not any(secrets.compare_digest(given, k.encode()) for k in keys):
         raise Open311Error(403, "api_key is missing or invalid")
@@ -232,7 +237,8 @@ def statuses(raw: str | None) -> list[str] | None:
 
 def window(params: Mapping[str, str], at: datetime) -> tuple[datetime | None, datetime | None]:
     """[since, until) from start_date / end_date (inclusive), at most 90 days (spec default:
-    the most recent 90 days)."""
+    the most recent 90 days).
+    """
     start_raw, end_raw = params.get("start_date") or "", params.get("end_date") or ""
     start = _parse_when("start_date", start_raw)[0] if start_raw else None
     end, whole_day = _parse_when("end_date", end_raw) if end_raw else (None, False)
@@ -275,7 +281,8 @@ def search_filters(
     params: Mapping[str, str], at: datetime, names: Mapping[str, str]
 ) -> dict[str, Any]:
     """The keyword arguments of ``incidents.search`` from the query: the date window (default
-    the 90 days before ``at``), jurisdiction_id, status and bbox, checked in that order."""
+    the 90 days before ``at``), jurisdiction_id, status and bbox, checked in that order.
+    """
     since, until = window(params, at)
     return {
         "county": jurisdiction(params.get("jurisdiction_id"), names),

@@ -1,7 +1,8 @@
 """What the GeoReport v2 documents hold: discovery, services (the active 小类 of the category
 catalogue), service definitions and service requests (incidents, their seven stages mapped onto
 the spec's open/closed status, stage and codes in ``extended_attributes``). Plain values in,
-plain values out: ``formats`` renders them."""
+plain values out: ``formats`` renders them.
+"""
 
 from __future__ import annotations
 
@@ -83,7 +84,8 @@ def services(catalogue: Sequence[CategoryView]) -> list[dict[str, Any]]:
 
 def service_definition(service_code: str, catalogue: Sequence[CategoryView]) -> dict[str, Any]:
     """A service's extra attributes: none, every service needs only the standard fields (404
-    for a code that is not a service)."""
+    for a code that is not a service).
+    """
     known = {s["service_code"] for s in services(catalogue)}
     if service_code not in known:
         raise Open311Error(

@@ -1,5 +1,6 @@
 """Open311 failures: an ``errors`` document with an HTTP status, and the mapping from the
-library's errors onto the statuses the spec knows."""
+library's errors onto the statuses the spec knows.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ class Open311Error(Exception):
 
 def translate(error: GridmapError, *, posting: bool) -> Open311Error:
     """A library error as an Open311 error: 400 for bad input (the spec has no 422); on POST
-    a missing category or a point outside coverage is bad input too."""
+    a missing category or a point outside coverage is bad input too.
+    """
     status = status_for(error)
     if status == 422 or (posting and status == 404):
         status = 400

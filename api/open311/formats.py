@@ -1,5 +1,6 @@
 """The two formats of every Open311 resource, XML (required by the spec) and JSON, chosen by the
-path suffix; failures as the spec's ``errors`` document, never a 500."""
+path suffix; failures as the spec's ``errors`` document, never a 500.
+"""
 
 from __future__ import annotations
 

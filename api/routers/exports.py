@@ -72,7 +72,8 @@ def export_county(
 ) -> FileResponse:
     """Counties, townships, villages, grids, workers and incidents (households on request) of one
     county as ``gpkg``, ``kml``, or a zip of ``shp`` (a zip per layer), ``geojson``, ``csv`` or
-    ``parquet`` files; field aliases in Chinese and English come with every format."""
+    ``parquet`` files; field aliases in Chinese and English come with every format.
+    """
     return _send(
         lambda workdir: exports.export_download(
             session, county, fmt, workdir, crs=crs, households=households, encoding=encoding
@@ -105,7 +106,8 @@ def export_summary(
     lang: Annotated[str, Query(description="zh or en column headers / 表头语言")] = "zh",
 ) -> FileResponse:
     """Households, persons, grids, workers and incidents by stage for every township or village
-    of a county, as ``csv`` or ``xlsx``."""
+    of a county, as ``csv`` or ``xlsx``.
+    """
     return _send(
         lambda workdir: exports.summary_download(
             session, county, fmt, workdir, level=level, lang=lang

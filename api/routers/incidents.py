@@ -1,5 +1,6 @@
 """Incidents (事件): intake (single, idempotent; batch for offline phones), the workflow,
-listings with ``overdue``, hotspots, and the category catalogue."""
+listings with ``overdue``, hotspots, and the category catalogue.
+"""
 
 from __future__ import annotations
 
@@ -140,7 +141,8 @@ async def report(
     ] = None,
 ) -> Response:
     """Locate the report to county, township, village and grid, assign the grid's worker, store
-    it with its first audit row. Send an ``Idempotency-Key`` so retries never duplicate."""
+    it with its first audit row. Send an ``Idempotency-Key`` so retries never duplicate.
+    """
     incident, headers = await intake(request.app.state, body, idempotency_key)
     return json_response(incident, 201, headers)
 
@@ -149,7 +151,8 @@ async def intake(
     state: Any, body: IncidentIn, key: str | None
 ) -> tuple[incidents.IncidentView, dict[str, str]]:
     """Store one report (or replay it) and return the incident with the response headers;
-    shared by the route above and the raw ASGI hot path in ``api/hotpath.py``."""
+    shared by the route above and the raw ASGI hot path in ``api/hotpath.py``.
+    """
     report = body.to_report()
     at = state.clock()
     near_m = state.settings.near_boundary_m
@@ -179,7 +182,8 @@ async def intake(
 )
 def report_batch(body: BatchIn, request: Request) -> Response:
     """Store a phone's queued reports, all or nothing: resending a batch creates nothing twice,
-    and one bad item refuses the batch naming its position."""
+    and one bad item refuses the batch naming its position.
+    """
     if len(body.items) > MAX_BATCH:
         raise PayloadTooLargeError(
             f"{len(body.items)} reports exceed the limit of {MAX_BATCH} per batch; split it",
@@ -272,7 +276,8 @@ def hotspots(
     top: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> Response:
     """Counts per H3 cell, grid and category for the month, growth over the month before, and
-    the places where the same kind of incident keeps coming back."""
+    the places where the same kind of incident keeps coming back.
+    """
     return json_response(
         incidents.hotspots(session, county=county, month=month, resolution=resolution, top=top)
     )

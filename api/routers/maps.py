@@ -37,7 +37,8 @@ def unit_map(
     lang: Annotated[Language, Query(description="language / 语言")] = Language.ZH,
 ) -> Response:
     """A county (6 digits), township (9), village (12) or grid (15) with its children, grids
-    coloured by households, incidents, heat map and on-duty workers, as one HTML page."""
+    coloured by households, incidents, heat map and on-duty workers, as one HTML page.
+    """
     page = maps.render(
         maps.unit_map(
             session,

@@ -69,7 +69,8 @@ async def service_definition(request: Request, service_code: str, format: str) -
 @router.post("/requests.{format}", summary="Report / 上报 (form-encoded)")
 async def create_request(request: Request, format: str) -> Response:
     """Report an incident: located by lat/long (``crs`` extension: wgs84, cgcs2000, gcj02 or
-    bd09), assigned to its grid and worker, stored with its first audit row."""
+    bd09), assigned to its grid and worker, stored with its first audit row.
+    """
     state = request.app.state
 
     def store(report: incidents.Report, county: str | None) -> incidents.Intake:
@@ -104,7 +105,8 @@ async def create_request(request: Request, format: str) -> Response:
 async def list_requests(request: Request, format: str) -> Response:
     """Requests by ``service_request_id`` (comma list; overrides the rest), or by
     ``service_code``, ``status``, ``start_date``/``end_date`` (default: last 90 days), and the
-    extensions ``bbox`` and ``jurisdiction_id`` (county code); newest first, at most 1000."""
+    extensions ``bbox`` and ``jurisdiction_id`` (county code); newest first, at most 1000.
+    """
     params = request.query_params
     state = request.app.state
 

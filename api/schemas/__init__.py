@@ -1,0 +1,1 @@
+"""Bodies the API documents: problem details, response envelopes, GeoJSON."""

@@ -26,7 +26,8 @@ class FieldProblem(BaseModel):
 
 class Problem(BaseModel):
     """An error: a stable ``code`` (the error class) to branch on, a Chinese ``title``, a
-    ``detail`` naming the problem, and structured ``context`` or per-field ``errors``."""
+    ``detail`` naming the problem, and structured ``context`` or per-field ``errors``.
+    """
 
     type: str = "about:blank"
     title: str = Field(description="Chinese title / 中文标题, e.g. 坐标超出范围")

@@ -1,5 +1,6 @@
 """``gridmap bench …``: the benchmarks of the checkout's ``benchmarks/`` (not installed with
-gridmap), each reporting its figures next to anchors measured in the same run."""
+gridmap), each reporting its figures next to anchors measured in the same run.
+"""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def bench_lookup(
             resolution=settings.h3_resolution,
             spopt_villages=maxp_villages,
         )
-    emit(report, as_json, lambda d: console.print(d))
+    emit(report, as_json, console.print)
 
 
 @app.command("locate")
@@ -72,7 +73,7 @@ def bench_locate(
     with transaction(settings) as session:
         geometry = hierarchy.get_unit(session, county, level="county").geometry
     report = bench.run(url, geometry, seconds=seconds, connections=connections)
-    emit(report, as_json, lambda d: console.print(d))
+    emit(report, as_json, console.print)
 
 
 @app.command("intake")
@@ -95,7 +96,7 @@ def bench_intake(
         connections=connections,
         reports=reports,
     )
-    emit(report, as_json, lambda d: console.print(d))
+    emit(report, as_json, console.print)
 
 
 @app.command("export")
@@ -109,4 +110,4 @@ def bench_export(
     from benchmarks import export as bench
 
     report = bench.run(database_url(load_settings()), county, repeat=repeat)
-    emit(report, as_json, lambda d: console.print(d))
+    emit(report, as_json, console.print)

@@ -1,5 +1,6 @@
 """``gridmap import``, ``qa`` and ``locate``: boundary files in, their topology checked, points
-looked up."""
+looked up.
+"""
 
 from __future__ import annotations
 
@@ -113,4 +114,4 @@ def locate_(
     location = lookup.locate_one(
         index, lon, lat, crs_name=crs, near_boundary_m=settings.near_boundary_m
     )
-    emit(location.to_dict(), as_json, lambda d: console.print(d))
+    emit(location.to_dict(), as_json, console.print)

@@ -1,6 +1,7 @@
 """What every command shares: Settings built at the edge, the database URL, the command's one
 transaction (rolled back instead of committed on a dry run), the ``--json`` and ``--dry-run``
-options and how a command's result is written out."""
+options and how a command's result is written out.
+"""
 
 from __future__ import annotations
 
@@ -29,10 +30,12 @@ DRY_RUN_NOTE = "dry run: rolled back, nothing was written"
 
 
 def load_settings() -> Settings:
+    """Settings from GRIDMAP_* variables and .env: built here, at the edge, once per command."""
     return Settings()
 
 
 def cluster(settings: Settings) -> db.cluster.Cluster:
+    """The private cluster these settings describe (it may not be running)."""
     return db.cluster.locate(settings.home, settings.pg_port, settings.pg_bin)
 
 
@@ -52,7 +55,8 @@ def database_url(settings: Settings) -> str:
 @contextmanager
 def transaction(settings: Settings, *, dry_run: bool = False) -> Iterator[Session]:
     """One session, committed once at the end, rolled back on any error; on a dry run rolled
-    back at the end too, after everything ran."""
+    back at the end too, after everything ran.
+    """
     engine = db.session.make_engine(database_url(settings))
     try:
         with db.session.sessionmaker_for(engine)() as session, session.begin() as begun:
@@ -65,7 +69,8 @@ def transaction(settings: Settings, *, dry_run: bool = False) -> Iterator[Sessio
 
 def emit(data: Any, as_json: bool, render: Any = None, *, dry_run: bool = False) -> None:
     """``data`` as JSON on stdout (with ``--json`` or without a renderer), else rendered; a dry
-    run's data carries ``"dry_run": true`` and a line on stderr says nothing was written."""
+    run's data carries ``"dry_run": true`` and a line on stderr says nothing was written.
+    """
     if dry_run:
         data = {**data, "dry_run": True}
     if as_json or render is None:

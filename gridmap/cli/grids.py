@@ -64,4 +64,4 @@ def grids_generate(
         report["index"] = lookup.rebuild_index(
             session, county_code, resolution=settings.h3_resolution
         )
-    emit(report, as_json, lambda d: console.print(d), dry_run=dry_run)
+    emit(report, as_json, console.print, dry_run=dry_run)

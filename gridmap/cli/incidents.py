@@ -1,5 +1,6 @@
 """``gridmap incidents …`` (overdue escalation, listings) and ``gridmap categories …`` (the
-catalogue they are filed under)."""
+catalogue they are filed under).
+"""
 
 from __future__ import annotations
 

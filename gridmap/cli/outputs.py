@@ -1,5 +1,6 @@
 """``gridmap map``, ``export`` and ``export-summary``: offline HTML maps, GIS files and summary
-tables (汇总表) written to disk. ``maps`` and ``exports`` load only when these commands run."""
+tables (汇总表) written to disk. ``maps`` and ``exports`` load only when these commands run.
+"""
 
 from __future__ import annotations
 
@@ -126,7 +127,8 @@ def export_summary(
     as_json: JsonOpt = False,
 ) -> None:
     """Summary tables (汇总表) per township or village: households, persons, grids, workers,
-    incidents by stage."""
+    incidents by stage.
+    """
     from gridmap import exports
 
     path = out or Path(f"{county}_summary{'_' + level if level else ''}.{fmt.lower()}")

@@ -1,5 +1,6 @@
 """``gridmap serve`` (uvicorn on ``api.main:create_app``, named by string so gridmap never
-imports api) and ``gridmap version``."""
+imports api) and ``gridmap version``.
+"""
 
 from __future__ import annotations
 

@@ -176,7 +176,8 @@ def households(session: Session, county: str) -> gpd.GeoDataFrame:
 
 def summary(session: Session, county: str, level: str) -> pd.DataFrame:
     """Per-unit counts for ``level`` (county, township or village): villages, grids, households,
-    persons, workers; one row per current unit, ordered by code."""
+    persons, workers; one row per current unit, ordered by code.
+    """
     return _frame(session, SUMMARY, county=county, level=level, n=PREFIX[level])
 
 

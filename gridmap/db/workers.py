@@ -39,7 +39,8 @@ def create(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
 
 def assign(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Attach workers to grids (worker_id, grid_code, county_code, duty); a new primary of a
-    grid demotes the old one to supporting, in the same transaction."""
+    grid demotes the old one to supporting, in the same transaction.
+    """
     primaries = sorted({r["grid_code"] for r in rows if r["duty"] == "primary"})
     for grid in primaries:  # two staff naming primaries of one grid at once: one waits
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:g))"), {"g": grid})
@@ -201,7 +202,8 @@ def add_positions(
     h3_cell: Sequence[int],
 ) -> int:
     """Store one worker's GPS fixes (columns, WGS84), skipping ones already stored (same
-    time), and move the worker's last position forward. Return how many were new."""
+    time), and move the worker's last position forward. Return how many were new.
+    """
     if not len(recorded_at):
         return 0
     statement = text(

@@ -38,7 +38,8 @@ def export_download(
     encoding: str = "utf-8",
 ) -> Download:
     """Export into ``directory`` (a scratch directory the caller removes) as one file: the
-    GeoPackage or KML itself, or a zip of the per-layer files (shapefiles: a zip of zips)."""
+    GeoPackage or KML itself, or a zip of the per-layer files (shapefiles: a zip of zips).
+    """
     spec = check_format(fmt)
     _check_county(county)  # before the code becomes part of a file name
     workdir = Path(directory)

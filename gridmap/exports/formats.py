@@ -194,6 +194,6 @@ def target_epsg(crs_name: str, county_geometry: shapely.Geometry) -> int:
 
 
 def default_path(county: str, fmt: str) -> Path:
-    """Where an export goes when no path is given: ``513401.gpkg``, ``513401_shp/``…"""
+    """Where an export goes when no path is given: ``513401.gpkg``, ``513401_shp/`` etc."""
     spec = check_format(fmt)
     return Path(f"{county}{spec.extension}" if spec.single_file else f"{county}_{spec.name}")

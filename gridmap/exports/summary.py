@@ -61,7 +61,8 @@ def check_lang(lang: str) -> Language:
 def summary_table(session: Session, county: str, level: str) -> pd.DataFrame:
     """One row per current township or village: counts of units, households, persons, workers
     and incidents per stage (``incidents_<stage>``, ``incidents_total``); English column names,
-    see :data:`SUMMARY_HEADERS` for the Chinese ones."""
+    see :data:`SUMMARY_HEADERS` for the Chinese ones.
+    """
     check_level(level)
     hierarchy.get_unit(session, county, level="county")
     return _summary(session, county, level)
@@ -69,7 +70,8 @@ def summary_table(session: Session, county: str, level: str) -> pd.DataFrame:
 
 def summary_totals(session: Session, county: str) -> dict[str, int]:
     """County-wide figures for a totals row. Workers are counted once each, so the total is not
-    the sum of the rows when someone serves grids in two townships."""
+    the sum of the rows when someone serves grids in two townships.
+    """
     hierarchy.get_unit(session, county, level="county")
     row = _summary(session, county, "county").iloc[0]
     return {name: int(row[name]) for name in row.index[row.index.get_loc("villages") :]}
@@ -135,7 +137,8 @@ def write_summary_xlsx(
 ) -> Path:
     """Summary tables as one workbook, a sheet per level, with a bold header, frozen header row
     and fitted column widths, written atomically. A totals row (合计) ends each sheet: the
-    county-wide ``totals`` (:func:`summary_totals`) where given, else column sums."""
+    county-wide ``totals`` (:func:`summary_totals`) where given, else column sums.
+    """
     from openpyxl.styles import Font
 
     target = Path(path)
@@ -199,7 +202,8 @@ def export_summary(
     lang: str = "zh",
 ) -> dict[str, Any]:
     """Write summary tables: CSV holds one level (default township), XLSX every level asked for
-    (default both, a sheet each). Returns a report with the row counts."""
+    (default both, a sheet each). Returns a report with the row counts.
+    """
     key = str(fmt).strip().lower().lstrip(".")
     if key not in SUMMARY_FORMATS:
         raise InvalidInputError(

@@ -55,7 +55,8 @@ def _lonlat_to(epsg: int) -> Transformer:
 class Job:
     """What a writer gets: the county, the EPSG code and shapefile text encoding to write, the
     prepared layers (:func:`gridmap.exports.layers.prepare`, then :func:`to_epsg`), and a list
-    the writer adds notes to."""
+    the writer adds notes to.
+    """
 
     county: str
     epsg: int
@@ -183,7 +184,8 @@ def _for_shapefile(
     layer: Layer, frame: gpd.GeoDataFrame, codec: str, notes: list[str]
 ) -> gpd.GeoDataFrame:
     """Shapefile field names (≤ 10 bytes), booleans as 1/0, times as Beijing-time text, and
-    text cut to the 254 bytes a dBASE field holds (each cut noted in ``notes``)."""
+    text cut to the 254 bytes a dBASE field holds (each cut noted in ``notes``).
+    """
     out = frame.copy()
     for field in layer.all_fields:
         if field.type == "bool":

@@ -175,7 +175,8 @@ def worker_columns(
     grid_codes: Sequence[str], staff: dict[str, list[Any]], lang: str
 ) -> tuple[list[str], list[str]]:
     """Primary worker name and the full 'name (duty)' list of each grid, escaped, as tooltips
-    and popups show them (the ``worker`` and ``workers`` columns of ``MapData.grids``)."""
+    and popups show them (the ``worker`` and ``workers`` columns of ``MapData.grids``).
+    """
     none = LABELS[lang]["none"]
     primary, everyone = [], []
     for code in grid_codes:
