@@ -52,17 +52,23 @@ async def _refresh_index(app: FastAPI) -> None:
             app.state.index = await asyncio.to_thread(_load_index, app)
 
 
+def escalate_tick(app: FastAPI) -> int:
+    """One round of the escalation schedule: every case overdue at the app's clock climbs one
+    tier, in one transaction; returns how many did.
+
+    The lifespan's loop calls this every ``escalate_every_s`` seconds; tests call it once
+    (after moving ``app.state.clock``) instead of waiting for the loop to come round.
+    """
+    with app.state.sessions() as session, session.begin():
+        return len(cases.escalate_overdue(session, now=app.state.clock()))
+
+
 async def _escalate_overdue(app: FastAPI, every_s: float) -> None:
     """Escalate overdue cases one tier, on a schedule (the CLI does the same on demand)."""
-
-    def run() -> int:
-        with app.state.sessions() as session, session.begin():
-            return len(cases.escalate_overdue(session, now=app.state.clock()))
-
     while True:
         await asyncio.sleep(every_s)
         try:
-            await asyncio.to_thread(run)
+            await asyncio.to_thread(escalate_tick, app)
         except Exception:  # a failed round must not stop the schedule; the next one retries
             logger.exception("scheduled escalation failed")
 

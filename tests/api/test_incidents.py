@@ -271,28 +271,26 @@ def test_concurrent_retries_of_one_key_make_one_incident(server, phone_point) ->
     assert len(fresh) == 1
 
 
-def test_the_server_escalates_on_its_own_schedule(served_url, phone_point) -> None:
-    """With a short schedule and a moved clock, the running app escalates a late case itself."""
-    import time
+def test_one_escalation_tick_moves_a_late_case_up_one_tier(client, phone_point) -> None:
+    """The scheduler's round (``escalate_tick``, what the lifespan runs every
+    ``escalate_every_s``): before the deadline it leaves the case, after it lifts it one tier."""
+    from api.main import escalate_tick
 
-    from fastapi.testclient import TestClient
-
-    from api.main import create_app
-    from gridmap.settings import Settings
-
-    app = create_app(Settings(database_url=served_url, escalate_every_s=0.2))
+    app = client.app
+    real = app.state.clock
     now = [datetime(2026, 11, 21, 2, 0, tzinfo=UTC)]
-    with TestClient(app) as http:
-        app.state.clock = lambda: now[0]
-        case = http.post("/api/v1/incidents", json=body(phone_point, category="0503")).json()
+    app.state.clock = lambda: now[0]
+    try:
+        case = client.post("/api/v1/incidents", json=body(phone_point, category="0503")).json()
         assert case["tier"] == "grid"
-        now[0] += timedelta(minutes=7)  # past the 6-minute acceptance deadline
-        for _ in range(50):
-            time.sleep(0.1)
-            tier = http.get(f"/api/v1/incidents/{case['id']}").json()["tier"]
-            if tier != "grid":
-                break
-        assert tier == "village"
+        now[0] += timedelta(minutes=5)  # inside the 6-minute acceptance deadline
+        escalate_tick(app)
+        assert client.get(f"/api/v1/incidents/{case['id']}").json()["tier"] == "grid"
+        now[0] += timedelta(minutes=2)  # past it
+        assert escalate_tick(app) >= 1  # other tests' cases in the shared database may be late
+        assert client.get(f"/api/v1/incidents/{case['id']}").json()["tier"] == "village"
+    finally:
+        app.state.clock = real
 
 
 def test_the_intake_hot_path_validates_like_the_route(client, phone_point) -> None:
