@@ -14,8 +14,8 @@ import pytest
 import shapely
 from shapely.geometry import shape
 
-from benchmarks.locate import free_port, start_server
 from gridmap import crs
+from tests.servers import serving
 
 
 @pytest.fixture(scope="module")
@@ -204,11 +204,8 @@ def test_categories_are_listed_and_configurable(client) -> None:
 @pytest.fixture(scope="module")
 def server(served_url: str) -> Iterator[str]:
     """A real uvicorn server (one worker) on the demo database."""
-    port = free_port()
-    process = start_server(served_url, port, env={"GRIDMAP_ESCALATE_EVERY_S": "0"})
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
+    with serving(served_url, env={"GRIDMAP_ESCALATE_EVERY_S": "0"}) as base:
+        yield base
 
 
 def test_concurrent_staff_exactly_one_wins(server, phone_point) -> None:

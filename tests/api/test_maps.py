@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 import shapely
 
-from benchmarks.locate import free_port, start_server
 from gridmap import db, incidents, maps
+from tests.servers import serving
 
 COUNTY = "513401"
 PROBLEM = "application/problem+json"
@@ -212,11 +212,8 @@ def chromium() -> str:
 @pytest.fixture(scope="module")
 def map_server(served_url: str, map_codes: dict[str, str]) -> Iterator[str]:
     """A real uvicorn server on the demo database (its incidents committed first)."""
-    port = free_port()
-    process = start_server(served_url, port, env={"GRIDMAP_ESCALATE_EVERY_S": "0"})
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
+    with serving(served_url, env={"GRIDMAP_ESCALATE_EVERY_S": "0"}) as base:
+        yield base
 
 
 def browse(chromium: str, url: str, profile: Path, screenshot: Path) -> tuple[str, list[str]]:
