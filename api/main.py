@@ -135,8 +135,13 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Assemble the HTTP app; tests and the CLI pass their own Settings."""
+def create_app(settings: Settings | None = None, *, index: lookup.Index | None = None) -> FastAPI:
+    """Assemble the HTTP app; tests and the CLI pass their own Settings.
+
+    ``index``: a lookup index already loaded (and warmed) from this database's data, used
+    instead of loading one at start-up (seconds). Tests give each test a copy of one demo
+    database and its own app; the copies' index is the same, so it is loaded once.
+    """
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -148,7 +153,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = db.session.make_engine(url, pool_size=16, pre_ping=False)
         app.state.engine = engine
         app.state.sessions = db.session.sessionmaker_for(engine)
-        app.state.index = await asyncio.to_thread(_load_index, app)
+        # A given index was loaded from this data already: skip the seconds of loading it.
+        app.state.index = index if index is not None else await asyncio.to_thread(_load_index, app)
         app.state.pool = await db.session.open_async_pool(url, size=8)
         tasks = [asyncio.create_task(_refresh_index(app))]
         if settings.escalate_every_s > 0:
