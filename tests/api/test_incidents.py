@@ -8,6 +8,7 @@ that refused requests store nothing."""
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -76,6 +77,35 @@ def test_phone_report_to_closure(own_client, phone_point) -> None:
     assert final["stage"] == "rated" and final["rating"] == 5 and final["department"] == "环卫所"
     assert [e["action"] for e in final["events"]] == ["report"] + [a for a, _ in steps]
     assert final["events"][4]["note"] == "已清运"
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["hot path", "route"])
+def test_the_201_body_is_what_get_returns(own_client, phone_point, chunked) -> None:
+    """What intake answers (built from the INSERT's own results, without reading the row back)
+    is the stored incident: the first GET returns the same fields and values, but for two.
+    Both answer 201s: the raw ASGI hot path, and the FastAPI route (a body without a length).
+
+    ``events``, the audit trail, is only part of the detail resource; it holds the one report.
+    ``device_time`` is the same instant written differently: the 201 echoes the offset the
+    phone sent (+08:00), the stored timestamptz comes back in UTC.
+    """
+    # One instant for both requests: ``overdue`` is computed when each answer is made.
+    own_client.app.state.clock = lambda: datetime(2026, 11, 23, 1, 30, tzinfo=UTC)
+    headers = {"Idempotency-Key": str(uuid.uuid4()), "Content-Type": "application/json"}
+    raw = json.dumps(body(phone_point)).encode()
+    content = iter([raw]) if chunked else raw  # an iterator is sent chunked, with no length
+    created = own_client.post("/api/v1/incidents", content=content, headers=headers)
+    assert created.status_code == 201, created.text
+    fetched = own_client.get(created.headers["Location"])
+    assert fetched.status_code == 200, fetched.text
+    detail = fetched.json()
+    events = detail.pop("events")
+    answered = created.json()
+    phone_time = datetime.fromisoformat(str(body(phone_point)["device_time"]))
+    assert datetime.fromisoformat(answered.pop("device_time")) == phone_time
+    assert datetime.fromisoformat(detail.pop("device_time")) == phone_time
+    assert answered == detail
+    assert [(e["action"], e["actor"]) for e in events] == [("report", "网格员 李华")]
 
 
 def test_retries_replay_and_other_bodies_are_refused(own_client, phone_point) -> None:
