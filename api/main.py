@@ -51,17 +51,23 @@ async def _refresh_index(app: FastAPI) -> None:
             app.state.index = await asyncio.to_thread(_load_index, app)
 
 
+def escalate_tick(app: FastAPI) -> int:
+    """One round of the escalation schedule: every case overdue at the app's clock climbs one
+    tier, in one transaction; returns how many did.
+
+    The lifespan's loop calls this every ``escalate_every_s`` seconds; tests call it once
+    (after moving ``app.state.clock``) instead of waiting for the loop to come round.
+    """
+    with app.state.sessions() as session, session.begin():
+        return len(cases.escalate_overdue(session, now=app.state.clock()))
+
+
 async def _escalate_overdue(app: FastAPI, every_s: float) -> None:
     """Escalate overdue cases one tier, on a schedule (the CLI does the same on demand)."""
-
-    def run() -> int:
-        with app.state.sessions() as session, session.begin():
-            return len(cases.escalate_overdue(session, now=app.state.clock()))
-
     while True:
         await asyncio.sleep(every_s)
         try:
-            await asyncio.to_thread(run)
+            await asyncio.to_thread(escalate_tick, app)
         except Exception:  # a failed round must not stop the schedule; the next one retries
             logger.exception("scheduled escalation failed")
 
@@ -131,8 +137,13 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Assemble the HTTP app; tests and the CLI pass their own Settings."""
+def create_app(settings: Settings | None = None, *, index: lookup.Index | None = None) -> FastAPI:
+    """Assemble the HTTP app; tests and the CLI pass their own Settings.
+
+    ``index``: a lookup index already loaded (and warmed) from this database's data, used
+    instead of loading one at start-up (seconds). Tests give each test a copy of one demo
+    database and its own app; the copies' index is the same, so it is loaded once.
+    """
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -144,7 +155,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = db.session.make_engine(url, pool_size=16, pre_ping=False)
         app.state.engine = engine
         app.state.sessions = db.session.sessionmaker_for(engine)
-        app.state.index = await asyncio.to_thread(_load_index, app)
+        # A given index was loaded from this data already: skip the seconds of loading it.
+        app.state.index = index if index is not None else await asyncio.to_thread(_load_index, app)
         app.state.pool = await db.session.open_async_pool(url, size=8)
         tasks = [asyncio.create_task(_refresh_index(app))]
         if settings.escalate_every_s > 0:

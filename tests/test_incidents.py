@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -205,25 +206,29 @@ def test_the_handler_cannot_close_their_own_case(demo_tx, demo_index, grid_point
     assert returned["stage"] == "handling"
 
 
-def test_a_stale_version_loses(demo_engine, demo_index, grid_points) -> None:
+@pytest.fixture
+def own_engine(demo_url: str) -> Iterator[Engine]:
+    """Engine on this test's own demo database, for tests that commit from several sessions."""
+    engine = db.session.make_engine(demo_url)
+    yield engine
+    engine.dispose()
+
+
+def test_a_stale_version_loses(own_engine, demo_index, grid_points) -> None:
     """Two staff read version 1; the first dispatch wins and the second gets a conflict."""
     _, lon, lat = grid_points[6]
-    with Session(demo_engine) as first:
+    with Session(own_engine) as first:
         case = incidents.report_incident(first, demo_index, report(lon, lat)).incident
         incidents.act(first, case["id"], "accept", actor="a")
         first.commit()
-    try:
-        with Session(demo_engine) as one, Session(demo_engine) as two:
-            incidents.act(one, case["id"], "dispatch", actor="甲", expected_version=2)
-            one.commit()
-            with pytest.raises(ConcurrentUpdateError):
-                incidents.act(two, case["id"], "dispatch", actor="乙", expected_version=2)
-            two.rollback()
-            row = incidents.get(two, case["id"])
-            assert row["dispatcher"] == "甲" and row["version"] == 3
-    finally:
-        with demo_engine.begin() as connection:
-            connection.execute(text("DELETE FROM incident WHERE id = :i"), {"i": case["id"]})
+    with Session(own_engine) as one, Session(own_engine) as two:
+        incidents.act(one, case["id"], "dispatch", actor="甲", expected_version=2)
+        one.commit()
+        with pytest.raises(ConcurrentUpdateError):
+            incidents.act(two, case["id"], "dispatch", actor="乙", expected_version=2)
+        two.rollback()
+        row = incidents.get(two, case["id"])
+        assert row["dispatcher"] == "甲" and row["version"] == 3
 
 
 def test_overdue_cases_escalate_one_tier_per_deadline(demo_tx, demo_index, grid_points) -> None:
@@ -251,7 +256,6 @@ def test_overdue_cases_escalate_one_tier_per_deadline(demo_tx, demo_index, grid_
 
 def test_hotspots_count_grow_and_recur(demo_tx, demo_index, grid_points) -> None:
     """Three months of reports at known places: counts, growth and recurring places match."""
-    demo_tx.execute(text("DELETE FROM incident WHERE county_code = '513401'"))
     (g1, lon1, lat1), (g2, lon2, lat2) = grid_points[0], grid_points[1]
     plan = [  # (month start, place, category, how many)
         (datetime(2026, 9, 10, tzinfo=UTC), (lon1, lat1), "0501", 2),
@@ -281,7 +285,6 @@ def test_hotspots_count_grow_and_recur(demo_tx, demo_index, grid_points) -> None
 
 def test_month_boundaries_are_china_time(demo_tx, demo_index, grid_points) -> None:
     """A report at 2026-10-31 17:00 UTC is 1 November 01:00 in China: November's count."""
-    demo_tx.execute(text("DELETE FROM incident WHERE county_code = '513401'"))
     _, lon, lat = grid_points[0]
     when = datetime(2026, 10, 31, 17, 0, tzinfo=UTC)
     incidents.report_incident(demo_tx, demo_index, report(lon, lat), now=when)
@@ -328,7 +331,6 @@ def test_a_refused_batch_item_rolls_back_the_items_before_it(demo_tx, demo_index
 
 
 def test_hotspot_months_may_drop_the_leading_zero(demo_tx, demo_index, grid_points) -> None:
-    demo_tx.execute(text("DELETE FROM incident WHERE county_code = '513401'"))
     _, lon, lat = grid_points[0]
     incidents.report_incident(
         demo_tx, demo_index, report(lon, lat), now=datetime(2026, 9, 5, tzinfo=UTC)

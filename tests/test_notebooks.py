@@ -1,9 +1,14 @@
-import os
+"""Every notebook runs end to end against a scratch database."""
+
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from sqlalchemy.orm import Session
+
+from gridmap import db
+from tests.conftest import BOUNDARIES
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
@@ -23,7 +28,15 @@ def test_notebook_runs_end_to_end(path, scratch_url, monkeypatch):
         o for c in notebook.cells for o in c.get("outputs", []) if o.get("output_type") == "error"
     ]
     assert not errors
-    assert os.environ["DATABASE_URL"] == scratch_url
+    # The kernel inherits DATABASE_URL: what the notebook imported is in the test's database
+    # (a fresh copy of the empty template), not in a developer's cluster.
+    engine = db.session.make_engine(scratch_url)
+    try:
+        with Session(engine) as session:
+            counties = db.units.read(session, level="county")
+    finally:
+        engine.dispose()
+    assert set(counties["code"]) == {p.stem for p in BOUNDARIES.glob("5134*.geojson")}
 
 
 def test_there_are_notebooks():

@@ -19,6 +19,16 @@ from tests.test_exports import BASE_LAYERS, ogrinfo_layers
 COUNTY = "513401"
 
 
+@pytest.fixture(autouse=True)
+def private_tempdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The in-process app makes its export scratch directories in this test's own temporary
+    directory: in the shared /tmp, other processes' exports would look like leftovers."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    return scratch
+
+
 def leftovers() -> set[str]:
     return {p.name for p in Path(tempfile.gettempdir()).glob("gridmap-export-*")}
 

@@ -1,8 +1,14 @@
 """Incidents over HTTP: a phone's GCJ-02 report followed to closure, idempotency headers, the
-409 list, overdue with a moved clock, categories, and real concurrent requests on a real server."""
+409 list, overdue with a moved clock, categories, and real concurrent requests on a real server.
+
+Tests that report incidents use ``own_client`` (a demo database of their own: intake commits
+through its own connection pool); batches and category changes use ``tx_client`` (their own
+transaction, rolled back). ``client``'s database refuses writes, so the tests on it also show
+that refused requests store nothing."""
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -14,8 +20,8 @@ import pytest
 import shapely
 from shapely.geometry import shape
 
-from benchmarks.locate import free_port, start_server
 from gridmap import crs
+from tests.servers import serving
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +51,8 @@ def body(point: tuple[str, float, float], **extra: object) -> dict[str, object]:
     }
 
 
-def test_phone_report_to_closure(client, phone_point) -> None:
-    created = client.post(
+def test_phone_report_to_closure(own_client, phone_point) -> None:
+    created = own_client.post(
         "/api/v1/incidents", json=body(phone_point), headers={"Idempotency-Key": str(uuid.uuid4())}
     )
     assert created.status_code == 201, created.text
@@ -65,26 +71,55 @@ def test_phone_report_to_closure(client, phone_point) -> None:
         ("rate", {"actor": "网格员 李华", "rating": 5}),
     ]
     for action, payload in steps:
-        moved = client.post(f"/api/v1/incidents/{case['id']}/actions/{action}", json=payload)
+        moved = own_client.post(f"/api/v1/incidents/{case['id']}/actions/{action}", json=payload)
         assert moved.status_code == 200, (action, moved.text)
-    final = client.get(f"/api/v1/incidents/{case['id']}").json()
+    final = own_client.get(f"/api/v1/incidents/{case['id']}").json()
     assert final["stage"] == "rated" and final["rating"] == 5 and final["department"] == "环卫所"
     assert [e["action"] for e in final["events"]] == ["report"] + [a for a, _ in steps]
     assert final["events"][4]["note"] == "已清运"
 
 
-def test_retries_replay_and_other_bodies_are_refused(client, phone_point) -> None:
+@pytest.mark.parametrize("chunked", [False, True], ids=["hot path", "route"])
+def test_the_201_body_is_what_get_returns(own_client, phone_point, chunked) -> None:
+    """What intake answers (built from the INSERT's own results, without reading the row back)
+    is the stored incident: the first GET returns the same fields and values, but for two.
+    Both answer 201s: the raw ASGI hot path, and the FastAPI route (a body without a length).
+
+    ``events``, the audit trail, is only part of the detail resource; it holds the one report.
+    ``device_time`` is the same instant written differently: the 201 echoes the offset the
+    phone sent (+08:00), the stored timestamptz comes back in UTC.
+    """
+    # One instant for both requests: ``overdue`` is computed when each answer is made.
+    own_client.app.state.clock = lambda: datetime(2026, 11, 23, 1, 30, tzinfo=UTC)
+    headers = {"Idempotency-Key": str(uuid.uuid4()), "Content-Type": "application/json"}
+    raw = json.dumps(body(phone_point)).encode()
+    content = iter([raw]) if chunked else raw  # an iterator is sent chunked, with no length
+    created = own_client.post("/api/v1/incidents", content=content, headers=headers)
+    assert created.status_code == 201, created.text
+    fetched = own_client.get(created.headers["Location"])
+    assert fetched.status_code == 200, fetched.text
+    detail = fetched.json()
+    events = detail.pop("events")
+    answered = created.json()
+    phone_time = datetime.fromisoformat(str(body(phone_point)["device_time"]))
+    assert datetime.fromisoformat(answered.pop("device_time")) == phone_time
+    assert datetime.fromisoformat(detail.pop("device_time")) == phone_time
+    assert answered == detail
+    assert [(e["action"], e["actor"]) for e in events] == [("report", "网格员 李华")]
+
+
+def test_retries_replay_and_other_bodies_are_refused(own_client, phone_point) -> None:
     key = f"phone-x:{uuid.uuid4()}"
-    first = client.post(
+    first = own_client.post(
         "/api/v1/incidents", json=body(phone_point), headers={"Idempotency-Key": key}
     )
-    again = client.post(
+    again = own_client.post(
         "/api/v1/incidents", json=body(phone_point), headers={"Idempotency-Key": key}
     )
     assert first.status_code == again.status_code == 201
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["id"] == first.json()["id"]
-    other = client.post(
+    other = own_client.post(
         "/api/v1/incidents",
         json=body(phone_point, description="别的事"),
         headers={"Idempotency-Key": key},
@@ -93,9 +128,9 @@ def test_retries_replay_and_other_bodies_are_refused(client, phone_point) -> Non
     assert other.json()["code"] == "IdempotencyKeyReusedError"
 
 
-def test_invalid_transition_lists_the_allowed_ones(client, phone_point) -> None:
-    case = client.post("/api/v1/incidents", json=body(phone_point)).json()
-    refused = client.post(f"/api/v1/incidents/{case['id']}/actions/close", json={"actor": "x"})
+def test_invalid_transition_lists_the_allowed_ones(own_client, phone_point) -> None:
+    case = own_client.post("/api/v1/incidents", json=body(phone_point)).json()
+    refused = own_client.post(f"/api/v1/incidents/{case['id']}/actions/close", json={"actor": "x"})
     assert refused.status_code == 409
     problem = refused.json()
     assert problem["code"] == "InvalidTransitionError"
@@ -107,7 +142,6 @@ def test_invalid_transition_lists_the_allowed_ones(client, phone_point) -> None:
     ("payload", "status", "code"),
     [
         ({"lon": 116.39, "lat": 39.91, "category": "0501"}, 404, "OutsideCoverageError"),
-        ({"lon": 102.2, "lat": 27.9, "category": "7777"}, 404, "NotFoundError"),
         ({"lon": 27.9, "lat": 102.2, "category": "0501"}, 422, "CoordinateOutOfRangeError"),
         ({"lon": 102.2, "lat": 930, "category": "0501"}, 422, "CoordinateOutOfRangeError"),
         ({"lon": "NaN", "lat": 27.9, "category": "0501"}, 422, "RequestValidationError"),
@@ -123,57 +157,64 @@ def test_bad_reports_get_clear_errors(client, payload, status, code) -> None:
     assert answer.json()["detail"]
 
 
-def test_batch_sync_over_http(client, phone_point) -> None:
+def test_an_unknown_category_is_404_and_stores_nothing(own_client, phone_point) -> None:
+    """Unlike the refusals above, an unknown category is found by the statement that inserts."""
+    before = own_client.get("/api/v1/incidents").json()["total"]
+    answer = own_client.post("/api/v1/incidents", json=body(phone_point, category="7777"))
+    assert answer.status_code == 404 and answer.json()["code"] == "NotFoundError", answer.text
+    assert own_client.get("/api/v1/incidents").json()["total"] == before
+    assert own_client.post("/api/v1/incidents", json=body(phone_point)).status_code == 201
+    assert own_client.get("/api/v1/incidents").json()["total"] == before + 1
+
+
+def test_batch_sync_over_http(tx_client, phone_point) -> None:
     items = [{**body(phone_point), "key": f"sync-{uuid.uuid4()}"} for _ in range(3)]
-    first = client.post("/api/v1/incidents/batch", json={"items": items})
+    first = tx_client.post("/api/v1/incidents/batch", json={"items": items})
     assert first.status_code == 200, first.text
     assert first.json()["created"] == 3
-    again = client.post("/api/v1/incidents/batch", json={"items": items})
+    again = tx_client.post("/api/v1/incidents/batch", json={"items": items})
     assert again.json()["existing"] == 3
     assert [i["id"] for i in again.json()["items"]] == [i["id"] for i in first.json()["items"]]
     bad = [*items, {**body(phone_point), "lon": 116.39, "lat": 39.91, "crs": "wgs84", "key": "b"}]
-    refused = client.post("/api/v1/incidents/batch", json={"items": bad})
+    refused = tx_client.post("/api/v1/incidents/batch", json={"items": bad})
     assert refused.status_code == 404 and "item 3" in refused.json()["detail"]
 
 
 @pytest.fixture
-def moved_clock(client) -> Iterator[list[datetime]]:
-    """Replace the app's clock with one the test moves; restore it afterwards."""
-    app = client.app
-    real = app.state.clock
+def moved_clock(own_client) -> list[datetime]:
+    """The test's app reads its clock from this list, which the test moves."""
     now = [datetime(2026, 11, 20, 2, 0, tzinfo=UTC)]
-    app.state.clock = lambda: now[0]
-    yield now
-    app.state.clock = real
+    own_client.app.state.clock = lambda: now[0]
+    return now
 
 
-def test_overdue_listing_follows_the_clock(client, phone_point, moved_clock) -> None:
-    case = client.post("/api/v1/incidents", json=body(phone_point, category="0503")).json()
+def test_overdue_listing_follows_the_clock(own_client, phone_point, moved_clock) -> None:
+    case = own_client.post("/api/v1/incidents", json=body(phone_point, category="0503")).json()
     assert case["stage_due"].startswith("2026-11-20T02:06")  # 5 % of 2 h
-    listed = client.get("/api/v1/incidents", params={"overdue": True, "limit": 1000}).json()
+    listed = own_client.get("/api/v1/incidents", params={"overdue": True, "limit": 1000}).json()
     assert case["id"] not in {i["id"] for i in listed["items"]}
     moved_clock[0] += timedelta(minutes=7)
-    listed = client.get("/api/v1/incidents", params={"overdue": True, "limit": 1000}).json()
+    listed = own_client.get("/api/v1/incidents", params={"overdue": True, "limit": 1000}).json()
     assert case["id"] in {i["id"] for i in listed["items"]}
     assert all(i["overdue"] for i in listed["items"])
 
 
-def test_listing_filters(client, phone_point) -> None:
-    case = client.post("/api/v1/incidents", json=body(phone_point, category="0603")).json()
-    found = client.get(
+def test_listing_filters(own_client, phone_point) -> None:
+    case = own_client.post("/api/v1/incidents", json=body(phone_point, category="0603")).json()
+    found = own_client.get(
         "/api/v1/incidents", params={"code": phone_point[0], "stage": "reported", "category": "06"}
     ).json()
     assert case["id"] in {i["id"] for i in found["items"]}
     assert all(i["grid_code"] == phone_point[0] for i in found["items"])
-    assert client.get("/api/v1/incidents", params={"stage": "lost"}).status_code == 422
+    assert own_client.get("/api/v1/incidents", params={"stage": "lost"}).status_code == 422
 
 
-def test_categories_are_listed_and_configurable(client) -> None:
-    listed = client.get("/api/v1/categories").json()
+def test_categories_are_listed_and_configurable(tx_client) -> None:
+    listed = tx_client.get("/api/v1/categories").json()
     by_code = {c["code"]: c for c in listed}
     assert by_code["0701"]["limit_hours"] == 24 and by_code["0401"]["limit_hours"] == 2
     assert by_code["05"]["name_zh"] == "环境卫生" and by_code["0501"]["parent_code"] == "05"
-    changed = client.put(
+    changed = tx_client.put(
         "/api/v1/categories/0599",
         json={
             "parent_code": "05",
@@ -187,7 +228,7 @@ def test_categories_are_listed_and_configurable(client) -> None:
     )
     assert changed.status_code == 200, changed.text
     assert changed.json()["stage_hours"]["handling"] == 48
-    orphan = client.put(
+    orphan = tx_client.put(
         "/api/v1/categories/1201",
         json={
             "parent_code": "12",
@@ -202,13 +243,11 @@ def test_categories_are_listed_and_configurable(client) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(served_url: str) -> Iterator[str]:
-    """A real uvicorn server (one worker) on the demo database."""
-    port = free_port()
-    process = start_server(served_url, port, env={"GRIDMAP_ESCALATE_EVERY_S": "0"})
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
+def server(demo_copy) -> Iterator[str]:
+    """A real uvicorn server (one worker) on a demo database of its own: starting one takes
+    seconds, so the concurrency tests below share it and look only at the cases they make."""
+    with demo_copy() as url, serving(url, env={"GRIDMAP_ESCALATE_EVERY_S": "0"}) as base:
+        yield base
 
 
 def test_concurrent_staff_exactly_one_wins(server, phone_point) -> None:
@@ -271,28 +310,22 @@ def test_concurrent_retries_of_one_key_make_one_incident(server, phone_point) ->
     assert len(fresh) == 1
 
 
-def test_the_server_escalates_on_its_own_schedule(served_url, phone_point) -> None:
-    """With a short schedule and a moved clock, the running app escalates a late case itself."""
-    import time
+def test_one_escalation_tick_moves_a_late_case_up_one_tier(own_client, phone_point) -> None:
+    """The scheduler's round (``escalate_tick``, what the lifespan runs every
+    ``escalate_every_s``): before the deadline it leaves the case, after it lifts it one tier."""
+    from api.main import escalate_tick
 
-    from fastapi.testclient import TestClient
-
-    from api.main import create_app
-    from gridmap.settings import Settings
-
-    app = create_app(Settings(database_url=served_url, escalate_every_s=0.2))
+    app = own_client.app
     now = [datetime(2026, 11, 21, 2, 0, tzinfo=UTC)]
-    with TestClient(app) as http:
-        app.state.clock = lambda: now[0]
-        case = http.post("/api/v1/incidents", json=body(phone_point, category="0503")).json()
-        assert case["tier"] == "grid"
-        now[0] += timedelta(minutes=7)  # past the 6-minute acceptance deadline
-        for _ in range(50):
-            time.sleep(0.1)
-            tier = http.get(f"/api/v1/incidents/{case['id']}").json()["tier"]
-            if tier != "grid":
-                break
-        assert tier == "village"
+    app.state.clock = lambda: now[0]
+    case = own_client.post("/api/v1/incidents", json=body(phone_point, category="0503")).json()
+    assert case["tier"] == "grid"
+    now[0] += timedelta(minutes=5)  # inside the 6-minute acceptance deadline
+    assert escalate_tick(app) == 0
+    assert own_client.get(f"/api/v1/incidents/{case['id']}").json()["tier"] == "grid"
+    now[0] += timedelta(minutes=2)  # past it
+    assert escalate_tick(app) == 1
+    assert own_client.get(f"/api/v1/incidents/{case['id']}").json()["tier"] == "village"
 
 
 def test_the_intake_hot_path_validates_like_the_route(client, phone_point) -> None:
@@ -333,20 +366,23 @@ def test_out_of_range_and_odd_queries_are_422_not_500(client, path) -> None:
     assert answer.headers["content-type"].startswith("application/problem+json")
 
 
-def test_nul_and_huge_ids_in_bodies_are_422(client, phone_point) -> None:
-    case = client.post("/api/v1/incidents", json=body(phone_point)).json()
+def test_nul_and_huge_ids_in_bodies_are_422(own_client, phone_point) -> None:
+    case = own_client.post("/api/v1/incidents", json=body(phone_point)).json()
     for payload in ({"actor": "a\x00b"}, {"actor": "a", "worker_id": 99_999_999_999}):
         action = "dispatch" if "worker_id" in payload else "accept"
-        answer = client.post(f"/api/v1/incidents/{case['id']}/actions/{action}", json=payload)
+        answer = own_client.post(f"/api/v1/incidents/{case['id']}/actions/{action}", json=payload)
         assert answer.status_code == 422, answer.text
     assert (
-        client.post("/api/v1/incidents", json=body(phone_point, reporter="\x00")).status_code == 422
+        own_client.post("/api/v1/incidents", json=body(phone_point, reporter="\x00")).status_code
+        == 422
     )
     worker = {"county_code": "513401", "name": "a\x00"}
-    assert client.post("/api/v1/workers", json=worker).status_code == 422
-    unknown = client.post("/api/v1/workers", json={"county_code": "999999", "name": "某某"})
+    assert own_client.post("/api/v1/workers", json=worker).status_code == 422
+    unknown = own_client.post("/api/v1/workers", json={"county_code": "999999", "name": "某某"})
     assert unknown.status_code == 404 and unknown.json()["code"] == "UnknownCodeError"
-    assert client.get("/api/v1/workers/staffing", params={"county": "999999"}).status_code == 404
+    assert (
+        own_client.get("/api/v1/workers/staffing", params={"county": "999999"}).status_code == 404
+    )
 
 
 @pytest.mark.parametrize(

@@ -16,13 +16,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from PIL import Image
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 import shapely
 
-from benchmarks.locate import free_port, start_server
 from gridmap import db, incidents, maps
+from tests.conftest import app_client
+from tests.servers import serving
 
 COUNTY = "513401"
 PROBLEM = "application/problem+json"
@@ -57,10 +60,33 @@ def assert_problem(response, status: int, code: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def map_codes(demo_engine, demo_index) -> dict[str, str]:
+def maps_url(demo_copy) -> Iterator[str]:
+    """This module's own demo database: the incidents below are committed there for every
+    page, tile and browser test of the module to draw, and for no other module to see."""
+    with demo_copy() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def maps_engine(maps_url: str) -> Iterator[Engine]:
+    """Engine on the module's database."""
+    engine = db.session.make_engine(maps_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def maps_client(maps_url: str, app_index) -> Iterator[TestClient]:
+    """The real app over the module's database."""
+    with app_client(maps_url, app_index) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def map_codes(maps_engine, demo_index) -> dict[str, str]:
     """Nested codes of each level, in the county's last village, which gets 4 committed
-    incidents (a corner no other test reports in) so cluster and heat layers have data."""
-    with Session(demo_engine) as session, session.begin():
+    incidents so cluster and heat layers have data."""
+    with Session(maps_engine) as session, session.begin():
         grids = db.units.read(session, county=COUNTY, level="grid")
         village = str(grids["parent_code"].iloc[-1])
         inside = grids[grids["parent_code"] == village]
@@ -80,8 +106,8 @@ def map_codes(demo_engine, demo_index) -> dict[str, str]:
     }
 
 
-def test_map_page_is_html_without_external_urls(client, map_codes) -> None:
-    response = client.get(f"/maps/{map_codes['township']}")
+def test_map_page_is_html_without_external_urls(maps_client, map_codes) -> None:
+    response = maps_client.get(f"/maps/{map_codes['township']}")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert response.headers["content-encoding"] == "gzip"  # the test client asks for it
@@ -90,46 +116,46 @@ def test_map_page_is_html_without_external_urls(client, map_codes) -> None:
     assert '<script src="/static/vendor/leaflet/leaflet.js"></script>' in page
 
 
-def test_every_asset_a_page_links_is_served(client, map_codes) -> None:
-    page = client.get(f"/maps/{map_codes['village']}").text
+def test_every_asset_a_page_links_is_served(maps_client, map_codes) -> None:
+    page = maps_client.get(f"/maps/{map_codes['village']}").text
     urls = [url for url in maps.page_urls(page) if url.startswith(maps.ASSET_ROUTE)]
     assert len(urls) >= 10
     for url in urls:
-        response = client.get(url)
+        response = maps_client.get(url)
         assert response.status_code == 200, url
         assert "max-age" in response.headers["cache-control"]
         assert response.content
 
 
-def test_fonts_referenced_by_vendored_css_are_served(client) -> None:
-    css = client.get(f"{maps.ASSET_ROUTE}/fontawesome/css/all.min.css")
+def test_fonts_referenced_by_vendored_css_are_served(maps_client) -> None:
+    css = maps_client.get(f"{maps.ASSET_ROUTE}/fontawesome/css/all.min.css")
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     fonts = set(re.findall(r"url\(\.\./webfonts/([^)]+)\)", css.text))
     assert "fa-solid-900.woff2" in fonts
     for font in fonts:
-        assert client.get(f"{maps.ASSET_ROUTE}/fontawesome/webfonts/{font}").status_code == 200
+        assert maps_client.get(f"{maps.ASSET_ROUTE}/fontawesome/webfonts/{font}").status_code == 200
 
 
 @pytest.mark.parametrize(
     "path",
     ["..%2f..%2fmaps.py", "leaflet/..%2f..%2f..%2fsettings.py", "%2fetc%2fpasswd", "nope.js"],
 )
-def test_asset_route_refuses_paths_outside_vendor(client, path) -> None:
-    response = client.get(f"{maps.ASSET_ROUTE}/{path}")
+def test_asset_route_refuses_paths_outside_vendor(maps_client, path) -> None:
+    response = maps_client.get(f"{maps.ASSET_ROUTE}/{path}")
     assert response.status_code == 404
     assert "import" not in response.text
 
 
 @pytest.mark.parametrize("path", ["%00", "leaflet/leaflet.js%00", "a" * 5000])
-def test_asset_route_refuses_names_the_filesystem_cannot_open(client, path) -> None:
+def test_asset_route_refuses_names_the_filesystem_cannot_open(maps_client, path) -> None:
     """An embedded NUL or a name too long for the filesystem is a 404 like any other."""
-    body = assert_problem(client.get(f"{maps.ASSET_ROUTE}/{path}"), 404, "NotFoundError")
+    body = assert_problem(maps_client.get(f"{maps.ASSET_ROUTE}/{path}"), 404, "NotFoundError")
     assert "no vendored asset" in body["detail"]
 
 
-def test_unknown_code_is_404_and_malformed_is_422(client) -> None:
-    assert_problem(client.get("/maps/513499"), 404, "UnknownCodeError")
-    assert_problem(client.get("/maps/51340"), 422, "InvalidCodeError")
+def test_unknown_code_is_404_and_malformed_is_422(maps_client) -> None:
+    assert_problem(maps_client.get("/maps/513499"), 404, "UnknownCodeError")
+    assert_problem(maps_client.get("/maps/51340"), 422, "InvalidCodeError")
 
 
 @pytest.mark.parametrize(
@@ -141,9 +167,9 @@ def test_unknown_code_is_404_and_malformed_is_422(client) -> None:
         "/tiles/grids/10/0/0.pbf?under=513401%C2%B2%C2%B2%C2%B2",
     ],
 )
-def test_codes_with_non_ascii_digits_are_422(client, url) -> None:
+def test_codes_with_non_ascii_digits_are_422(maps_client, url) -> None:
     """ "²".isdigit() is True yet int("²") raises: a malformed code, never a 500."""
-    body = assert_problem(client.get(url), 422, "InvalidCodeError")
+    body = assert_problem(maps_client.get(url), 422, "InvalidCodeError")
     assert "ASCII digits" in body["detail"]
 
 
@@ -164,37 +190,37 @@ def test_codes_with_non_ascii_digits_are_422(client, url) -> None:
         ("/maps/513401?basemap=%00", 422, "RequestValidationError"),
     ],
 )
-def test_odd_map_and_tile_requests_are_problems(client, url, status, code) -> None:
-    assert_problem(client.get(url), status, code)
-    assert_problem(client.get("/maps/513401001001000"), 422, "InvalidCodeError")
+def test_odd_map_and_tile_requests_are_problems(maps_client, url, status, code) -> None:
+    assert_problem(maps_client.get(url), status, code)
+    assert_problem(maps_client.get("/maps/513401001001000"), 422, "InvalidCodeError")
 
 
-def test_basemap_choices(client, map_codes) -> None:
+def test_basemap_choices(maps_client, map_codes) -> None:
     grid = map_codes["grid"]
     # No key configured in the test settings: a clear 422 naming the setting.
-    answer = client.get(f"/maps/{grid}?basemap=tianditu-vec")
+    answer = maps_client.get(f"/maps/{grid}?basemap=tianditu-vec")
     body = assert_problem(answer, 422, "InvalidInputError")
     assert "GRIDMAP_TIANDITU_KEY" in body["detail"]
-    assert client.get(f"/maps/{grid}?basemap=amap").status_code == 422  # not a choice at all
-    osm = client.get(f"/maps/{grid}?basemap=osm")
+    assert maps_client.get(f"/maps/{grid}?basemap=amap").status_code == 422  # not a choice at all
+    osm = maps_client.get(f"/maps/{grid}?basemap=osm")
     assert osm.status_code == 200 and "tile.openstreetmap.org" in osm.text
     assert maps.external_urls(osm.text) == []
 
 
-def test_english_page(client, map_codes) -> None:
-    page = client.get(f"/maps/{map_codes['village']}?lang=en").text
+def test_english_page(maps_client, map_codes) -> None:
+    page = maps_client.get(f"/maps/{map_codes['village']}?lang=en").text
     assert "Households per grid" in page and "On-duty workers" in page
 
 
-def test_vector_tile_route(client, map_codes) -> None:
-    page = client.get(f"/maps/{map_codes['village']}").text
+def test_vector_tile_route(maps_client, map_codes) -> None:
+    page = maps_client.get(f"/maps/{map_codes['village']}").text
     assert f"/tiles/households/{{z}}/{{x}}/{{y}}.pbf?under={map_codes['village']}" in page
-    answer = client.get(f"/tiles/grids/8/200/108.pbf?under={COUNTY}")
+    answer = maps_client.get(f"/tiles/grids/8/200/108.pbf?under={COUNTY}")
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "application/vnd.mapbox-vector-tile"
-    assert client.get("/tiles/roads/8/200/108.pbf").status_code == 422
-    assert_problem(client.get("/tiles/grids/3/9/0.pbf"), 422, "InvalidInputError")
-    assert_problem(client.get("/tiles/grids/8/200/108.pbf?under=51x"), 422, "InvalidCodeError")
+    assert maps_client.get("/tiles/roads/8/200/108.pbf").status_code == 422
+    assert_problem(maps_client.get("/tiles/grids/3/9/0.pbf"), 422, "InvalidInputError")
+    assert_problem(maps_client.get("/tiles/grids/8/200/108.pbf?under=51x"), 422, "InvalidCodeError")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,13 +236,10 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def map_server(served_url: str, map_codes: dict[str, str]) -> Iterator[str]:
-    """A real uvicorn server on the demo database (its incidents committed first)."""
-    port = free_port()
-    process = start_server(served_url, port, env={"GRIDMAP_ESCALATE_EVERY_S": "0"})
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
+def map_server(maps_url: str, map_codes: dict[str, str]) -> Iterator[str]:
+    """A real uvicorn server on the module's database (its incidents committed first)."""
+    with serving(maps_url, env={"GRIDMAP_ESCALATE_EVERY_S": "0"}) as base:
+        yield base
 
 
 def browse(chromium: str, url: str, profile: Path, screenshot: Path) -> tuple[str, list[str]]:
@@ -279,10 +302,10 @@ def test_maps_draw_offline_in_chromium(chromium, map_server, map_codes, level, t
 
 
 def test_standalone_file_draws_offline_in_chromium(
-    chromium, demo_engine, map_codes, tmp_path
+    chromium, maps_engine, map_codes, tmp_path
 ) -> None:
     """The CLI's self-contained file: opened from disk, no server and no network."""
-    with Session(demo_engine) as session:
+    with Session(maps_engine) as session:
         page = maps.inline_assets(maps.render(maps.unit_map(session, map_codes["village"])))
     path = tmp_path / "map.html"
     path.write_text(page, encoding="utf-8")

@@ -1,7 +1,7 @@
-"""HTTP tests for /api/v1/workers on the committed demo database.
+"""HTTP tests for /api/v1/workers on the demo database.
 
-API writes are committed and shared with other tests, so every test makes its own workers and
-tracks (in 2025, away from other tests' periods) and puts back any primary it takes over.
+Tests that add or change workers use ``tx_client`` (their own transaction, rolled back); the rest
+share ``client``, whose database refuses writes.
 """
 
 from __future__ import annotations
@@ -60,11 +60,11 @@ def create(client, **fields) -> dict:
     return response.json()
 
 
-def test_create_worker_201_with_location(client, grids) -> None:
+def test_create_worker_201_with_location(tx_client, grids) -> None:
     primary, supporting = grid_code(grids, 20), grid_code(grids, 21)
-    before = client.get(BASE, params={"code": primary}).json()["items"]
+    before = tx_client.get(BASE, params={"code": primary}).json()["items"]
     (old,) = [w for w in before if _duty(w, primary).get("duty") == "primary"]
-    response = client.post(
+    response = tx_client.post(
         BASE,
         json={
             "county_code": COUNTY,
@@ -85,14 +85,14 @@ def test_create_worker_201_with_location(client, grids) -> None:
         {"code": primary, "duty": "primary", "duty_zh": "主责"},
         {"code": supporting, "duty": "supporting", "duty_zh": "协助"},
     ]
-    assert client.get(response.headers["location"]).json() == created
-    # The old primary was demoted; put it back so other tests see the demo roster.
-    demoted = client.get(f"{BASE}/{old['id']}").json()
+    assert tx_client.get(response.headers["location"]).json() == created
+    # The old primary was demoted; taking the grid back as primary demotes the new worker.
+    demoted = tx_client.get(f"{BASE}/{old['id']}").json()
     assert _duty(demoted, primary)["duty"] == "supporting"
-    restored = client.put(f"{BASE}/{old['id']}/grids", json={"grids": [primary]})
+    restored = tx_client.put(f"{BASE}/{old['id']}/grids", json={"grids": [primary]})
     assert restored.status_code == 200, restored.text
     assert _duty(restored.json(), primary)["duty"] == "primary"
-    assert _duty(client.get(f"{BASE}/{created['id']}").json(), primary)["duty"] == "supporting"
+    assert _duty(tx_client.get(f"{BASE}/{created['id']}").json(), primary)["duty"] == "supporting"
 
 
 def _duty(worker: dict, grid: str) -> dict:
@@ -120,25 +120,29 @@ def test_create_worker_refuses_bad_input(client, change, status, code) -> None:
     assert client.get(BASE, params={"county": COUNTY, "limit": 1}).json()["total"] == total
 
 
-def test_patch_duty_toggles(client) -> None:
-    worker = create(client, role="cadre")
-    response = client.patch(f"{BASE}/{worker['id']}", json={"on_duty": False})
+def test_patch_duty_toggles(tx_client) -> None:
+    worker = create(tx_client, role="cadre")
+    response = tx_client.patch(f"{BASE}/{worker['id']}", json={"on_duty": False})
     assert response.status_code == 200, response.text
     assert response.json()["on_duty"] is False
-    assert client.get(f"{BASE}/{worker['id']}").json()["on_duty"] is False
-    listed = client.get(BASE, params={"county": COUNTY, "on_duty": False, "limit": 1000}).json()
+    assert tx_client.get(f"{BASE}/{worker['id']}").json()["on_duty"] is False
+    listed = tx_client.get(BASE, params={"county": COUNTY, "on_duty": False, "limit": 1000}).json()
     assert worker["id"] in {w["id"] for w in listed["items"]}
-    assert client.patch(f"{BASE}/{worker['id']}", json={"on_duty": True}).json()["on_duty"] is True
-    assert_problem(
-        client.patch(f"{BASE}/2000000000", json={"on_duty": False}), 404, "NotFoundError"
+    assert (
+        tx_client.patch(f"{BASE}/{worker['id']}", json={"on_duty": True}).json()["on_duty"] is True
     )
-    assert_problem(client.patch(f"{BASE}/{worker['id']}", json={}), 422, "RequestValidationError")
+    assert_problem(
+        tx_client.patch(f"{BASE}/2000000000", json={"on_duty": False}), 404, "NotFoundError"
+    )
+    assert_problem(
+        tx_client.patch(f"{BASE}/{worker['id']}", json={}), 422, "RequestValidationError"
+    )
 
 
-def test_put_grids_attaches_and_lists_by_code(client, grids) -> None:
-    worker = create(client, role="parttime")
+def test_put_grids_attaches_and_lists_by_code(tx_client, grids) -> None:
+    worker = create(tx_client, role="parttime")
     codes = [grid_code(grids, 30), grid_code(grids, 31)]
-    response = client.put(
+    response = tx_client.put(
         f"{BASE}/{worker['id']}/grids", json={"grids": codes, "duty": "supporting"}
     )
     assert response.status_code == 200, response.text
@@ -146,30 +150,30 @@ def test_put_grids_attaches_and_lists_by_code(client, grids) -> None:
         {"code": c, "duty": "supporting", "duty_zh": "协助"} for c in codes
     ]
     for code in (codes[0], codes[1][:12]):
-        listed = client.get(BASE, params={"code": code, "limit": 1000}).json()
+        listed = tx_client.get(BASE, params={"code": code, "limit": 1000}).json()
         assert worker["id"] in {w["id"] for w in listed["items"]}
         assert listed["total"] == len(listed["items"])
     far = grid_code(grids, len(grids) - 1)  # another township
     assert not far.startswith(codes[0][:9])
-    listed = client.get(BASE, params={"code": far, "limit": 1000}).json()
+    listed = tx_client.get(BASE, params={"code": far, "limit": 1000}).json()
     assert worker["id"] not in {w["id"] for w in listed["items"]}
 
     url = f"{BASE}/{worker['id']}/grids"
     assert_problem(
-        client.put(url, json={"grids": codes, "duty": "boss"}), 422, "RequestValidationError"
+        tx_client.put(url, json={"grids": codes, "duty": "boss"}), 422, "RequestValidationError"
     )
-    assert_problem(client.put(url, json={"grids": []}), 422, "RequestValidationError")
-    assert_problem(client.put(url, json={"grids": [COUNTY + "999999001"]}), 404, "NotFoundError")
+    assert_problem(tx_client.put(url, json={"grids": []}), 422, "RequestValidationError")
+    assert_problem(tx_client.put(url, json={"grids": [COUNTY + "999999001"]}), 404, "NotFoundError")
     assert_problem(
-        client.put(f"{BASE}/2000000000/grids", json={"grids": codes}), 404, "NotFoundError"
+        tx_client.put(f"{BASE}/2000000000/grids", json={"grids": codes}), 404, "NotFoundError"
     )
-    assert len(client.get(f"{BASE}/{worker['id']}").json()["grids"]) == 2
+    assert len(tx_client.get(f"{BASE}/{worker['id']}").json()["grids"]) == 2
 
 
-def test_gcj02_track_shows_in_coverage(client, grids) -> None:
+def test_gcj02_track_shows_in_coverage(tx_client, grids) -> None:
     feature = grids[50]
     code = feature["properties"]["code"]
-    worker = create(client, role="parttime", supporting_grids=[code])
+    worker = create(tx_client, role="parttime", supporting_grids=[code])
     # A short walk east from a vertex of the grid's ring towards its inside.
     ring = np.array(feature["geometry"]["coordinates"][0][0])
     centre = ring[:-1].mean(axis=0)
@@ -183,13 +187,13 @@ def test_gcj02_track_shows_in_coverage(client, grids) -> None:
         for i, (x, y) in enumerate(zip(glon, glat, strict=True))
     ]
     url = f"{BASE}/{worker['id']}/positions"
-    response = client.post(url, json={"crs": "gcj02", "fixes": fixes})
+    response = tx_client.post(url, json={"crs": "gcj02", "fixes": fixes})
     assert response.status_code == 200, response.text
     assert response.json() == {"received": len(fixes), "added": len(fixes)}
-    again = client.post(url, json={"crs": "gcj02", "fixes": fixes})
+    again = tx_client.post(url, json={"crs": "gcj02", "fixes": fixes})
     assert again.json() == {"received": len(fixes), "added": 0}
 
-    shown = client.get(f"{BASE}/{worker['id']}").json()
+    shown = tx_client.get(f"{BASE}/{worker['id']}").json()
     wlon, wlat = crs.gcj02_to_wgs84(glon[-1], glat[-1])
     assert abs(shown["lon"] - float(wlon)) < 1e-6 and abs(shown["lat"] - float(wlat)) < 1e-6
     assert datetime.fromisoformat(shown["last_seen"]) == t0 + timedelta(seconds=20 * 11)
@@ -201,7 +205,7 @@ def test_gcj02_track_shows_in_coverage(client, grids) -> None:
         "until": (t0 + timedelta(hours=1)).isoformat(),
         "worker_id": worker["id"],
     }
-    body = client.get(f"{BASE}/coverage", params=params).json()
+    body = tx_client.get(f"{BASE}/coverage", params=params).json()
     (row,) = body["grids"]
     assert row["grid"] == code and body["resolution"] == 11
     inside = set(h3i.geo_to_cells(feature["geometry"], 11))
@@ -213,7 +217,7 @@ def test_gcj02_track_shows_in_coverage(client, grids) -> None:
     assert body["coverage"] == row["coverage"]
     # The same period a year later: nothing walked.
     params |= {"since": "2026-03-04T09:00:00+08:00", "until": "2026-03-04T10:00:00+08:00"}
-    assert client.get(f"{BASE}/coverage", params=params).json()["grids"][0]["visited"] == 0
+    assert tx_client.get(f"{BASE}/coverage", params=params).json()["grids"][0]["visited"] == 0
 
 
 def test_coverage_refuses_bad_periods(client) -> None:
@@ -277,11 +281,11 @@ def test_impossible_worker_ids_are_422_problems(client, worker_id) -> None:
     assert_problem(coverage, 422, "RequestValidationError")
 
 
-def test_positions_refuse_bad_fixes(client) -> None:
-    worker = create(client)
+def test_positions_refuse_bad_fixes(tx_client) -> None:
+    worker = create(tx_client)
     url = f"{BASE}/{worker['id']}/positions"
     fix = {"lon": 102.26, "lat": 27.89, "t": "2025-03-04T09:00:00+08:00"}
-    naive = client.post(url, json={"fixes": [fix | {"t": "2025-03-04T09:00:00"}]})
+    naive = tx_client.post(url, json={"fixes": [fix | {"t": "2025-03-04T09:00:00"}]})
     assert_problem(naive, 422, "RequestValidationError")
     cases = [
         ({"fixes": [fix | {"lat": 930}]}, "CoordinateOutOfRangeError"),
@@ -290,7 +294,7 @@ def test_positions_refuse_bad_fixes(client) -> None:
         ({"fixes": [fix | {"accuracy_m": -1}]}, "RequestValidationError"),
     ]
     for body, code in cases:
-        assert_problem(client.post(url, json=body), 422, code)
-    assert client.get(f"{BASE}/{worker['id']}").json()["last_seen"] is None
-    missing = client.post(f"{BASE}/2000000000/positions", json={"fixes": [fix]})
+        assert_problem(tx_client.post(url, json=body), 422, code)
+    assert tx_client.get(f"{BASE}/{worker['id']}").json()["last_seen"] is None
+    missing = tx_client.post(f"{BASE}/2000000000/positions", json={"fixes": [fix]})
     assert_problem(missing, 404, "NotFoundError")
