@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.locate import free_port
 from gridmap import maps
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 NOT_SOURCE = shutil.ignore_patterns(
