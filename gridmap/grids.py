@@ -124,7 +124,9 @@ def generate_grids(
         for res in _finer_resolutions(village, resolution):
             labels, cells = _partition_cells(village, lon, lat, k, res)
             candidate = _clip_regions(village, cells, labels, k)
-            counts = np.bincount(_owner(candidate, lon, lat), minlength=len(candidate))
+            counts = np.bincount(
+                geometry.covering_index(lon, lat, candidate), minlength=len(candidate)
+            )
             spread = counts.max() / max(counts.min(), 1)
             in_bounds = (
                 counts.min() >= rules.min_households and counts.max() <= rules.max_households
@@ -135,7 +137,7 @@ def generate_grids(
                 break
             notes.append(f"resolution {res}: spread {spread:.2f}, trying finer cells")
     assert pieces is not None
-    owner = _owner(pieces, lon, lat)
+    owner = geometry.covering_index(lon, lat, pieces)
     households = np.bincount(owner[owner >= 0], minlength=len(pieces))
     people = np.bincount(owner[owner >= 0], weights=persons[owner >= 0], minlength=len(pieces))
     points = shapely.point_on_surface(pieces)
@@ -385,17 +387,6 @@ def _clip_regions(
     return pieces[~shapely.is_empty(pieces)]
 
 
-def _owner(
-    pieces: NDArray[np.object_], lon: NDArray[np.float64], lat: NDArray[np.float64]
-) -> NDArray[np.int64]:
-    """Which piece covers each point (lowest index on a shared edge), -1 if none."""
-    owner = np.full(len(lon), -1)
-    for i in range(len(pieces) - 1, -1, -1):  # reverse: the lowest index is written last
-        shapely.prepare(pieces[i])
-        owner[shapely.intersects_xy(pieces[i], lon, lat)] = i
-    return owner
-
-
 def generate_for_county(
     session: Session,
     county_code: str,
@@ -499,7 +490,7 @@ def _owner_by_village(results: list[VillageGrids], households: pd.DataFrame) -> 
         rows = index.get(result.village_code)
         if rows is None:
             continue
-        owner = _owner(np.asarray(result.grids.geometry.values, dtype=object), lon[rows], lat[rows])
+        owner = geometry.covering_index(lon[rows], lat[rows], result.grids.geometry.values)
         grid_codes = result.grids["code"].to_numpy()
         codes_out[rows] = np.where(owner >= 0, grid_codes[np.maximum(owner, 0)], None)
     return codes_out.tolist()

@@ -38,7 +38,7 @@ from h3.api import basic_int as h3_int
 from h3ronpy import ContainmentMode, grid_disk
 from h3ronpy import vector as h3v
 
-from gridmap import crs, db, lattice
+from gridmap import crs, db, geometry, lattice
 from gridmap.errors import (
     CoordinateOutOfRangeError,
     InvalidCodeError,
@@ -252,13 +252,7 @@ def reference_locate(
     """
     _, geoms_arr, _ = _layer(codes, geoms)
     lon_arr, lat_arr, shape = _points(lon, lat)
-    tree = shapely.STRtree(shapely.points(lon_arr, lat_arr))
-    unit_idx, point_idx = tree.query(geoms_arr, predicate="covers")
-    none = len(geoms_arr)
-    answer = np.full(lon_arr.size, none, dtype=np.int64)
-    np.minimum.at(answer, point_idx, unit_idx)
-    answer[answer == none] = -1
-    return answer.reshape(shape)
+    return geometry.covering_index(lon_arr, lat_arr, geoms_arr).reshape(shape)
 
 
 def near_boundary(
