@@ -31,12 +31,11 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
-import pyarrow as pa
 from numpy.typing import NDArray
 
 import shapely
-from h3.api import basic_int as h3_int
-from h3ronpy import vector as h3v
+
+from gridmap import h3cells
 
 # A point the filtered orientation tests could not decide; the caller asks GEOS.
 UNSURE = -3
@@ -118,14 +117,14 @@ def face_centres() -> NDArray[np.float64]:
     on one face nearest the normalized sum of the face's three corner pentagons is that cell.
     """
     corners = np.zeros((20, 3))
-    for cell in h3_int.get_pentagons(0):
+    for cell in h3cells.pentagons(0):
         vector = _cell_vector(cell)
-        for face in h3_int.get_icosahedron_faces(cell):
+        for face in h3cells.cell_to_faces(cell):
             corners[face] += vector
     approximate = corners / np.linalg.norm(corners, axis=1, keepdims=True)
     centres = np.zeros((20, 3))
     for face in range(20):
-        on_face = [c for c in h3_int.get_res0_cells() if h3_int.get_icosahedron_faces(c) == [face]]
+        on_face = [c for c in h3cells.base_cells() if h3cells.cell_to_faces(c) == [face]]
         vectors = np.array([_cell_vector(c) for c in on_face])
         centres[face] = vectors[np.argmax(vectors @ approximate[face])]
     return centres
@@ -145,8 +144,8 @@ def frame(face: int, resolution: int) -> Frame:
         [-math.sin(lat) * math.cos(lng), -math.sin(lat) * math.sin(lng), math.cos(lat)]
     )
     east = np.array([-math.sin(lng), math.cos(lng), 0.0])
-    origin = h3_int.latlng_to_cell(math.degrees(lat), math.degrees(lng), 2)
-    q = _cell_vector(next(n for n in h3_int.grid_ring(origin, 1) if not h3_int.is_pentagon(n)))
+    origin = h3cells.lonlat_to_cell(math.degrees(lng), math.degrees(lat), 2)
+    q = _cell_vector(next(n for n in h3cells.cell_to_ring(origin, 1) if not h3cells.is_pentagon(n)))
     beta = math.atan2(q @ east, q @ north)
     if resolution % 2:
         beta -= math.asin(math.sqrt(3.0 / 28.0))
@@ -173,7 +172,7 @@ def cell_ij(
     frame_: Frame, cells: NDArray[np.uint64]
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Lattice (i, j) of H3 cells on ``frame_``: their centres projected and rounded."""
-    return _centre_ij(frame_, *_centres(cells))
+    return _centre_ij(frame_, *h3cells.cells_to_lonlat(cells))
 
 
 def _centre_ij(
@@ -219,7 +218,7 @@ def face_of(lon: NDArray[np.float64], lat: NDArray[np.float64], resolution: int)
     """
     p = _unit_vectors(np.radians(lat), np.radians(lon))
     face = int(np.bincount(np.argmax(p @ face_centres().T, axis=1), minlength=20).argmax())
-    radius = 2.0 * h3_int.average_hexagon_edge_length(resolution, unit="km") / 6371.0
+    radius = 2.0 * (h3cells.average_edge_m(resolution) / 1000.0) / 6371.0
     return face if bool((_lead(p, face) > 2.0 * radius + 1e-9).all()) else None
 
 
@@ -229,7 +228,7 @@ def bow_m(resolution: int, latitude: float) -> float:
     H3 cell edges are great-circle arcs: an edge of length L at latitude φ leaves the chord by
     about L² tan φ / 8R. L is taken as 1.5 times h3's average edge at the resolution.
     """
-    edge = 1.5 * h3_int.average_hexagon_edge_length(resolution, unit="m")
+    edge = 1.5 * h3cells.average_edge_m(resolution)
     return edge**2 * math.tan(math.radians(min(abs(latitude), 89.9))) / (8 * _EARTH_MIN_RADIUS_M)
 
 
@@ -259,7 +258,7 @@ def build_tables(
     """
     if cells.size == 0 or resolution < MIN_RESOLUTION or len(geoms) >= _DOMINANT:
         return None
-    centre_lon, centre_lat = _centres(cells)
+    centre_lon, centre_lat = h3cells.cells_to_lonlat(cells)
     face = face_of(centre_lon, centre_lat, resolution)
     if face is None:
         return None
@@ -317,17 +316,10 @@ def locate(tables: Tables, lon: NDArray[np.float64], lat: NDArray[np.float64]) -
     return out
 
 
-def _centres(cells: NDArray[np.uint64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Centre lon, lat (degrees) of H3 cells."""
-    if cells.size == 0:
-        return np.zeros(0), np.zeros(0)
-    batch = pa.record_batch(h3v.cells_to_coordinates(pa.array(cells), radians=False))
-    return batch.column("lng").to_numpy(), batch.column("lat").to_numpy()
-
-
 def _cell_vector(cell: int) -> NDArray[np.float64]:
     """Unit vector of one cell's centre."""
-    return _unit_vectors(*(np.radians([v]) for v in h3_int.cell_to_latlng(cell)))[0]
+    lon, lat = h3cells.cell_to_lonlat(cell)
+    return _unit_vectors(np.radians([lat]), np.radians([lon]))[0]
 
 
 def _unit_vectors(lat: NDArray[np.float64], lng: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -379,7 +371,7 @@ def _cell_box(
     high_lon, high_lat = lon.max() + reach, lat.max() + reach
     if reach > 10.0 or low_lon <= -180.0 or high_lon >= 180.0:
         return None  # outlines wrap around the antimeridian
-    edge = h3_int.average_hexagon_edge_length(resolution, unit="m") / 2.0  # a short one
+    edge = h3cells.average_edge_m(resolution) / 2.0  # a short one
     margin = min(0.5 * _GROWTH, _RIM / 2) * math.sqrt(3.0) * edge
     if bow_m(resolution, max(abs(low_lat), abs(high_lat))) > margin / 4:
         return None

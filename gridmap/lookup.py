@@ -29,16 +29,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 from numpy.typing import ArrayLike, NDArray
 from sqlalchemy.orm import Session
 
 import shapely
-from h3.api import basic_int as h3_int
-from h3ronpy import ContainmentMode, grid_disk
-from h3ronpy import vector as h3v
 
-from gridmap import crs, db, geometry, lattice
+from gridmap import crs, db, geometry, h3cells, lattice
 from gridmap.errors import (
     CoordinateOutOfRangeError,
     InvalidCodeError,
@@ -133,7 +129,6 @@ _MAX_ABS_LAT = 85.0
 _MIN_MARGIN_M = 0.01
 # Ends the merged cell table so ``searchsorted`` never runs off it; no H3 index sets bit 63.
 _SENTINEL = np.uint64(2**64 - 1)
-_H3_RESOLUTION_BITS = np.uint64(52)
 # near_boundary measures metres in one linear frame per latitude band this wide (degrees): the
 # east-west scale is then off by at most tan(lat) * 0.125° in radians, under 0.3 % below 54°N.
 _BAND_DEG = 0.25
@@ -223,8 +218,8 @@ def build_locator(
     shrunk = shapely.buffer(geoms_arr, -margin_deg)
     # The two fills are independent and h3ronpy releases the GIL: run them side by side.
     with ThreadPoolExecutor(2) as pool:
-        candidates = pool.submit(_fill, grown, resolution, ContainmentMode.Covers)
-        inner = pool.submit(_fill, shrunk, resolution, ContainmentMode.ContainsBoundary)
+        candidates = pool.submit(h3cells.polygons_to_cells, grown, resolution, "covers")
+        inner = pool.submit(h3cells.polygons_to_cells, shrunk, resolution, "inside")
         pair_units, pair_cells = candidates.result()
         _, inner_cells = inner.result()
     return _assemble(resolution, codes_arr, geoms_arr, pair_cells, pair_units, inner_cells)
@@ -281,7 +276,7 @@ def near_boundary(
     inside = np.flatnonzero(unit_arr >= 0)
     if inside.size == 0 or len(locator.codes) < 2:
         return near.reshape(shape)
-    cells = _cells_of(lon_arr[inside], lat_arr[inside], locator.resolution)
+    cells = h3cells.lonlat_to_cells(lon_arr[inside], lat_arr[inside], locator.resolution)
     reach_cells, reach_offsets, reach_units = _reach(locator, distance_m)
     pos = np.searchsorted(reach_cells, cells)
     risky = np.flatnonzero(reach_cells[pos] == cells)
@@ -340,7 +335,7 @@ def locator_from_rows(
         raise ValueError("cells, units and exact must be 1-D arrays of one length")
     if unit_arr.size and (unit_arr.min() < 0 or unit_arr.max() >= len(codes_arr)):
         raise ValueError(f"units must index the {len(codes_arr)} codes")
-    wrong = (cell_arr >> _H3_RESOLUTION_BITS) & np.uint64(15) != resolution
+    wrong = h3cells.cells_to_resolutions(cell_arr) != resolution
     if wrong.any():
         raise ValueError(
             f"cell {int(cell_arr[np.argmax(wrong)]):#x} is not at resolution {resolution}"
@@ -488,19 +483,6 @@ def _margin_deg(geoms: NDArray[np.object_], margin_m: float) -> float:
     return margin_m / (_MIN_M_PER_DEG * max(np.cos(np.radians(widest)), 1e-3))
 
 
-def _fill(
-    geoms: NDArray[np.object_], resolution: int, mode: ContainmentMode
-) -> tuple[NDArray[np.int64], NDArray[np.uint64]]:
-    """Return the (geometry index, cell) pairs of an H3 polygon fill; empty shapes yield none."""
-    keep = np.flatnonzero(~shapely.is_empty(geoms))
-    if keep.size == 0:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64)
-    lists = pa.array(h3v.wkb_to_cells(shapely.to_wkb(geoms[keep]), resolution, mode))
-    offsets = lists.offsets.to_numpy()
-    cells = lists.values.to_numpy()[offsets[0] : offsets[-1]].astype(np.uint64)
-    return np.repeat(keep, np.diff(offsets)), cells
-
-
 def _points(
     lon: ArrayLike, lat: ArrayLike
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], tuple[int, ...]]:
@@ -520,15 +502,6 @@ def _points(
         crs.check_lonlat(lon_arr, lat_arr)
     shape = lon_arr.shape
     return np.ascontiguousarray(lon_arr.ravel()), np.ascontiguousarray(lat_arr.ravel()), shape
-
-
-def _cells_of(
-    lon: NDArray[np.float64], lat: NDArray[np.float64], resolution: int
-) -> NDArray[np.uint64]:
-    """Return the H3 cell of each point: the one place where lon, lat become h3's (lat, lng)."""
-    if lon.size == 0:
-        return np.empty(0, dtype=np.uint64)
-    return np.asarray(h3v.coordinates_to_cells(lat, lon, resolution), dtype=np.uint64)
 
 
 def _locate_flat(
@@ -565,7 +538,7 @@ def _locate_h3(
     locator: Locator, lon: NDArray[np.float64], lat: NDArray[np.float64]
 ) -> NDArray[np.int64]:
     """Locate by H3 index: sorted probe of the cell table, exact tests on boundary cells."""
-    cells = _cells_of(lon, lat, locator.resolution)
+    cells = h3cells.lonlat_to_cells(lon, lat, locator.resolution)
     # Probing with sorted cells walks the table once instead of jumping around it (5-15x).
     order = np.argsort(cells)
     sorted_cells = cells[order]
@@ -639,9 +612,8 @@ def _reach(
             if frontier.size == 0:
                 break
             cells, units = frontier >> 32, frontier & 0xFFFFFFFF
-            disks = pa.array(grid_disk(table[cells], 1))
-            sizes = np.diff(disks.offsets.to_numpy())
-            neighbours = disks.values.to_numpy().astype(np.uint64)
+            offsets, neighbours = h3cells.cells_to_disks(table[cells], 1)
+            sizes = np.diff(offsets)
             pos = np.searchsorted(table, neighbours)
             in_table = table[pos] == neighbours
             spread = _pair_keys(pos[in_table], np.repeat(units, sizes)[in_table])
@@ -667,8 +639,8 @@ def _shortest_edge_m(locator: Locator) -> float:
         if cells.size == 0:
             locator._cache["edge"] = np.inf
         else:
-            wkb = pa.array(h3v.cells_to_wkb_polygons(cells)).to_numpy(zero_copy_only=False)
-            coords, ring = shapely.get_coordinates(shapely.from_wkb(wkb), return_index=True)
+            outlines = h3cells.cells_to_polygons(cells)
+            coords, ring = shapely.get_coordinates(outlines, return_index=True)
             same = ring[1:] == ring[:-1]
             start, stop = coords[:-1][same], coords[1:][same]
             kx, ky = _metres_per_degree((start[:, 1] + stop[:, 1]) / 2)
@@ -905,7 +877,7 @@ def _interior_mask(
     locator: Locator, lon: NDArray[np.float64], lat: NDArray[np.float64]
 ) -> NDArray[np.bool_]:
     """Whether each point's cell is an interior cell of the layer (outside counts as not)."""
-    cells = _cells_of(lon, lat, locator.resolution)
+    cells = h3cells.lonlat_to_cells(lon, lat, locator.resolution)
     position = locator._table_cells.searchsorted(cells)
     found = locator._table_cells[position] == cells
     return found & (locator._table_values[position] >= 0)
@@ -913,7 +885,7 @@ def _interior_mask(
 
 def _is_interior_scalar(locator: Locator, lon: float, lat: float) -> bool:
     """Scalar twin of :func:`_interior_mask`."""
-    cell = np.uint64(h3_int.latlng_to_cell(lat, lon, locator.resolution))
+    cell = np.uint64(h3cells.lonlat_to_cell(lon, lat, locator.resolution))
     position = int(locator._table_cells.searchsorted(cell))
     return bool(locator._table_cells[position] == cell and locator._table_values[position] >= 0)
 
@@ -922,7 +894,7 @@ def _locate_scalar(locator: Locator, lon: float, lat: float) -> int:
     """Unit index of one WGS84 point (lower code on edges), -1 outside: no arrays involved."""
     if not len(locator.codes):
         return -1
-    cell = np.uint64(h3_int.latlng_to_cell(lat, lon, locator.resolution))
+    cell = np.uint64(h3cells.lonlat_to_cell(lon, lat, locator.resolution))
     table = locator._table_cells
     position = int(table.searchsorted(cell))
     if table[position] != cell:
@@ -943,7 +915,7 @@ def _near_scalar(locator: Locator, lon: float, lat: float, unit: int, distance_m
     if len(locator.codes) < 2:
         return False
     reach_cells, reach_offsets, reach_units = _reach(locator, distance_m)
-    cell = np.uint64(h3_int.latlng_to_cell(lat, lon, locator.resolution))
+    cell = np.uint64(h3cells.lonlat_to_cell(lon, lat, locator.resolution))
     position = int(reach_cells.searchsorted(cell))
     if reach_cells[position] != cell:
         return False
