@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session
 import geopandas as gpd
 import shapely
 
-from gridmap import db, grids, h3cells, lattice, lookup, synth
+from gridmap import db, grids, h3cells, lookup, synth
+from gridmap.lookup import _lattice as lattice
 
 
 def best_of(runs: int, work: Callable[[], Any]) -> tuple[float, Any]:
@@ -185,7 +186,7 @@ def run(
         "cpus": os.cpu_count(),
     }
     build_s, locator = best_of(1, lambda: lookup.build_locator(codes, geoms, resolution=resolution))
-    lattice_s, tables = best_of(1, lambda: lookup._lattice(locator))
+    lattice_s, tables = best_of(1, lambda: locator.lattice)
     report["index_build_s"] = round(build_s + lattice_s, 3)
     report["lattice_build_s"] = round(lattice_s, 3)
     report["lattice"] = tables is not None
@@ -384,7 +385,7 @@ def _two_threads(
 ) -> NDArray[np.int64]:
     """Locate on the lattice with two threads (the kernel releases the GIL), a half each; the
     few points it leaves to GEOS then go the one-thread way."""
-    tables = lookup._lattice(locator)
+    tables = locator.lattice
     half = len(lon) // 2
     with ThreadPoolExecutor(2) as pool:
         parts = pool.map(

@@ -21,6 +21,10 @@ shapely's ``covers``.
 
 The face constants are read off h3 itself at first use (face centres from the face-centred base
 cells, each lattice's orientation from a neighbour of the face's centre cell).
+
+Private to ``gridmap.lookup``: ``layer`` builds a layer's tables (``Locator.lattice``) and runs
+``locate`` on them. Its public names are also what ``tests/test_lattice.py`` and
+``benchmarks/lookup.py`` (the lattice floor, the two-thread run) use.
 """
 
 from __future__ import annotations
