@@ -176,18 +176,7 @@ def test_coarse_resolutions_keep_the_h3_path() -> None:
 
 
 def test_an_empty_layer_has_no_tables() -> None:
-    assert (
-        lattice.build_tables(
-            10,
-            np.array([], dtype=object),
-            np.zeros(0, np.uint64),
-            np.zeros(0, np.int32),
-            np.zeros(0, np.uint64),
-            np.zeros(1, np.int64),
-            np.zeros(0, np.int32),
-        )
-        is None
-    )
+    assert lattice.build_tables(lookup.build_locator([], [], resolution=10)) is None
 
 
 def test_a_hairline_gap_between_units_stays_outside() -> None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
@@ -40,6 +41,9 @@ from numpy.typing import NDArray
 import shapely
 
 from gridmap import h3cells
+
+if TYPE_CHECKING:
+    from gridmap.lookup.layer import Locator
 
 # A point the filtered orientation tests could not decide; the caller asks GEOS.
 UNSURE = -3
@@ -244,22 +248,18 @@ def _lead(p: NDArray[np.float64], face: int) -> NDArray[np.float64]:
     return home - dots.max(axis=1)
 
 
-def build_tables(
-    resolution: int,
-    geoms: NDArray[np.object_],
-    cells: NDArray[np.uint64],
-    values: NDArray[np.int32],
-    boundary_cells: NDArray[np.uint64],
-    boundary_offsets: NDArray[np.int64],
-    boundary_units: NDArray[np.int32],
-) -> Tables | None:
+def build_tables(layer: Locator) -> Tables | None:
     """Lay a layer's cell table on one face's lattice; None where that cannot be done safely.
 
-    ``cells``/``values`` are the layer's cells and their values (unit >= 0, or -2 - b for
-    boundary cell b of ``boundary_cells``, whose candidates are ``boundary_units`` in CSR form).
-    None below MIN_RESOLUTION, when the cells reach a second face, or when the (i, j) box would
-    exceed MAX_TABLE_SLOTS: the caller keeps its H3-index path.
+    Reads the layer's merged table (``table_cells``/``table_values``, without the sentinel: a
+    unit >= 0, or -2 - b for boundary cell b of ``boundary_cells``, whose candidates are
+    ``boundary_units`` in CSR form), its resolution and its geometries. None below
+    MIN_RESOLUTION, when the cells reach a second face, or when the (i, j) box would exceed
+    MAX_TABLE_SLOTS: the layer keeps its H3-index path.
     """
+    resolution, geoms = layer.resolution, layer.geoms
+    cells, values = layer.table_cells[:-1], layer.table_values[:-1]
+    boundary_cells = layer.boundary_cells
     if cells.size == 0 or resolution < MIN_RESOLUTION or len(geoms) >= _DOMINANT:
         return None
     centre_lon, centre_lat = h3cells.cells_to_lonlat(cells)
@@ -282,7 +282,7 @@ def build_tables(
     bi, bj = np.empty(boundary_cells.size, np.int64), np.empty(boundary_cells.size, np.int64)
     bi[b], bj[b] = i[boundary], j[boundary]
     blob, starts, dominant = _records(
-        frame_, geoms, bi, bj, boundary_offsets, np.asarray(boundary_units, dtype=np.int64)
+        frame_, geoms, bi, bj, layer.boundary_offsets, layer.boundary_units.astype(np.int64)
     )
     if blob.size >= 2**31 - 2:  # pragma: no cover - a table value must reach every record
         return None

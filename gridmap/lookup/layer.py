@@ -115,15 +115,7 @@ class Locator:
     def lattice(self) -> _lattice.Tables | None:
         """The layer's face-lattice tables (built on first use): None where the layer cannot be
         laid on one face's lattice, and lookups take the H3-index path."""
-        return _lattice.build_tables(
-            self.resolution,
-            self.geoms,
-            self.table_cells[:-1],
-            self.table_values[:-1],
-            self.boundary_cells,
-            self.boundary_offsets,
-            self.boundary_units,
-        )
+        return _lattice.build_tables(self)
 
     @cached_property
     def shortest_edge_m(self) -> float:
