@@ -4,7 +4,7 @@ layer, persisted in ``cell_index`` and rebuilt when a generation is written.
 A county layer at resolution 7 finds the county, then that county's finest layer (grids, else
 villages…) at ``GRIDMAP_H3_RESOLUTION`` finds the unit (decision 0007). ``locate_points``
 answers many points per county at once; ``locate_one`` is its scalar twin for one HTTP request
-(decision 0008).
+(decision 0008). Both pick the layers a point tries by one county-edge rule, ``_tries``.
 """
 
 from __future__ import annotations
@@ -132,15 +132,12 @@ def locate_points(
     inside = county_idx >= 0
     leaf_codes[inside] = index.counties.codes[county_idx[inside]]
     near = near_boundary(index.counties, wlon, wlat, county_idx, near_boundary_m)
-    # Points in county-edge cells may belong to a neighbour's grid by a hair (grids are clipped
-    # with 1e-9° snap rounding): try every county whose box holds them, lower code first.
     edge = ~interior_mask(index.counties, wlon, wlat)
     found_leaf = np.zeros(n, dtype=bool)
     for county in sorted(index.leaves):
         locator = index.leaves[county]
-        minx, miny, maxx, maxy = locator.bounds
-        in_box = (wlon >= minx) & (wlon <= maxx) & (wlat >= miny) & (wlat <= maxy)
-        members = np.flatnonzero(~found_leaf & in_box & ((leaf_codes == county) | edge))
+        tries = _tries(locator, county, leaf_codes, edge, wlon, wlat)
+        members = np.flatnonzero(~found_leaf & tries)
         if not members.size:
             continue
         answer = locate(locator, wlon[members], wlat[members])
@@ -178,10 +175,10 @@ def locate_one(
     if county >= 0:
         leaf_code = str(index.counties.codes[county])
     edge = not is_interior(index.counties, lon, lat)
+    # Only the counties _tries may accept: all of them on a county edge, else the point's own.
     for code in sorted(index.leaves) if edge else [leaf_code] if leaf_code in index.leaves else []:
         locator = index.leaves[code]
-        minx, miny, maxx, maxy = locator.bounds
-        if not (minx <= lon <= maxx and miny <= lat <= maxy):
+        if not _tries(locator, code, leaf_code, edge, lon, lat):
             continue
         unit = locate_scalar(locator, lon, lat)
         if unit >= 0:
@@ -206,6 +203,20 @@ def locate_one(
         names={k: index.names.get(v, v) for k, v in codes.items() if v is not None},
         near_boundary=near,
     )
+
+
+def _tries(layer: Locator, county: str, own: Any, edge: Any, lon: Any, lat: Any) -> Any:
+    """The county-edge rule (decision 0007): whether a point tries ``county``'s finest layer.
+
+    A point tries its own county's layer (``own``: the code of the county holding it, None
+    outside); a point in a county-edge cell (``edge``: not an interior cell of the county layer)
+    tries every county's, since grids clipped with 1e-9° snap rounding may stick out of their
+    county by a hair. Either way only where the layer's box holds the point. Layers are tried in
+    code order and the first that covers a point answers it, so the lower code wins. The same
+    expression serves one point (Python scalars) and many (arrays).
+    """
+    minx, miny, maxx, maxy = layer.bounds
+    return ((own == county) | edge) & (lon >= minx) & (lon <= maxx) & (lat >= miny) & (lat <= maxy)
 
 
 def warm(index: Index, near_boundary_m: float) -> None:
