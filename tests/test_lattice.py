@@ -1,4 +1,4 @@
-"""Tests for gridmap.lookup._lattice: H3 cells on a face lattice, and the point → unit kernel."""
+"""Tests for the face lattice (gridmap/lookup/_lattice.py): H3 cells and the point → unit kernel."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def packed(i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 
 def nearest_face(lon: float, lat: float) -> int:
-    p = lattice._unit_vectors(np.radians([lat]), np.radians([lon]))[0]
+    p = lattice.unit_vectors(np.radians([lat]), np.radians([lon]))[0]
     return int(np.argmax(lattice.face_centres() @ p))
 
 
@@ -109,7 +109,7 @@ def test_the_kernel_is_right_or_unsure(name: str, resolution: int) -> None:
 def test_h3_unions_make_dominated_cells() -> None:
     """Units built from whole cells leave their edge cells to one unit but for a thin rim."""
     tables = locator("h3", 10).lattice
-    assert (tables.table >= lattice._DOMINANT).sum() > 50
+    assert tables.dominated.sum() > 50
     # A point one metre inside a unit's edge, in such a cell, is answered without any record.
     codes, geoms = LAYERS["h3"]
     ring = shapely.get_coordinates(shapely.get_exterior_ring(shapely.get_parts(geoms[0])[0]))
@@ -128,7 +128,7 @@ def test_record_cells_answer_most_squares_at_build(resolution: int) -> None:
     """Squares no edge comes near are answered once, at build time, and rightly so."""
     codes, geoms = LAYERS["voronoi"]
     tables = locator("voronoi", resolution).lattice
-    squares = tables.squares.reshape(-1, 1 + lattice._SUB_NX * lattice._SUB_NY)[:, 1:]
+    squares = tables.square_answers
     assert (squares >= 0).mean() > 0.3
     # Points spread over record cells: the kernel (squares or records) agrees with shapely.
     rng = np.random.default_rng(resolution)

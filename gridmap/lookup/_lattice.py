@@ -116,6 +116,17 @@ class Tables:
     rim_slots: NDArray[np.int64]
     rim_records: NDArray[np.int64]
 
+    @property
+    def dominated(self) -> NDArray[np.bool_]:
+        """Per slot, whether it holds a boundary cell covered by one unit but for its rim."""
+        return self.table >= _DOMINANT
+
+    @property
+    def square_answers(self) -> NDArray[np.int32]:
+        """The answers decided at build time for the squares of the record cells, one row of
+        8 × 10 per cell (a unit, -1 for none, -2 for ask the record)."""
+        return self.squares.reshape(-1, 1 + _SUB_NX * _SUB_NY)[:, 1:]
+
 
 @functools.cache
 def face_centres() -> NDArray[np.float64]:
@@ -199,7 +210,7 @@ def project(
     frame_: Frame, lon: NDArray[np.float64], lat: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Lattice (x, y) of lon/lat degrees on ``frame_`` (vectorized; no face check)."""
-    p = _unit_vectors(np.radians(lat), np.radians(lon))
+    p = unit_vectors(np.radians(lat), np.radians(lon))
     c, u, w = frame_.vectors
     d = p @ c
     return (p @ u) / d, (p @ w) / d
@@ -224,7 +235,7 @@ def face_of(lon: NDArray[np.float64], lat: NDArray[np.float64], resolution: int)
     changes its dot product with a face centre by at most r; so a centre nearer its face than
     any other by more than 2r (plus slack) keeps the whole cell on that face.
     """
-    p = _unit_vectors(np.radians(lat), np.radians(lon))
+    p = unit_vectors(np.radians(lat), np.radians(lon))
     face = int(np.bincount(np.argmax(p @ face_centres().T, axis=1), minlength=20).argmax())
     radius = 2.0 * (h3cells.average_edge_m(resolution) / 1000.0) / 6371.0
     return face if bool((_lead(p, face) > 2.0 * radius + 1e-9).all()) else None
@@ -323,11 +334,11 @@ def locate(tables: Tables, lon: NDArray[np.float64], lat: NDArray[np.float64]) -
 def _cell_vector(cell: int) -> NDArray[np.float64]:
     """Unit vector of one cell's centre."""
     lon, lat = h3cells.cell_to_lonlat(cell)
-    return _unit_vectors(np.radians([lat]), np.radians([lon]))[0]
+    return unit_vectors(np.radians([lat]), np.radians([lon]))[0]
 
 
-def _unit_vectors(lat: NDArray[np.float64], lng: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Unit vectors of points given in radians, as h3's _geoToVec3d."""
+def unit_vectors(lat: NDArray[np.float64], lng: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Unit vectors of points given as (lat, lng) in radians, as h3's _geoToVec3d."""
     r = np.cos(lat)
     return np.stack([np.cos(lng) * r, np.sin(lng) * r, np.sin(lat)], axis=-1).reshape(-1, 3)
 
@@ -399,7 +410,7 @@ def _box_on_face(face: int, box: NDArray[np.float64], samples: int = 256) -> boo
         [np.full(samples, min_lat), np.full(samples, max_lat)]
         + [min_lat + t * (max_lat - min_lat)] * 2
     )
-    lead = _lead(_unit_vectors(np.radians(lat), np.radians(lon)), face)
+    lead = _lead(unit_vectors(np.radians(lat), np.radians(lon)), face)
     step = np.radians(max(max_lon - min_lon, max_lat - min_lat)) / (samples - 1)
     return bool((lead > 2.0 * step + 1e-9).all())
 
