@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 import geopandas as gpd
 import shapely
 
-from gridmap import db, grids, h3cells, lookup, synth
+from gridmap import crs, db, grids, h3cells, lookup
 from gridmap.lookup import _lattice as lattice
 
 
@@ -53,8 +53,8 @@ def make_points(
     lon0 = households["lon"].to_numpy()[pick]
     lat0 = households["lat"].to_numpy()[pick]
     clustered = (
-        lon0 + jitter[:, 0] / (synth.M_PER_DEG_LON_EQUATOR * np.cos(np.radians(lat0))),
-        lat0 + jitter[:, 1] / synth.M_PER_DEG_LAT,
+        lon0 + jitter[:, 0] / (crs.M_PER_DEG_LON_EQUATOR * np.cos(np.radians(lat0))),
+        lat0 + jitter[:, 1] / crs.M_PER_DEG_LAT,
     )
     return {"uniform": uniform, "clustered": clustered}
 
