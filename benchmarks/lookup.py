@@ -21,16 +21,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from numpy.typing import NDArray
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 import geopandas as gpd
 import shapely
-from h3ronpy import vector as h3v
 
-from gridmap import crs, db, grids, lattice, lookup
+from gridmap import crs, db, grids, h3cells, lookup
+from gridmap.lookup import _lattice as lattice
 
 
 def best_of(runs: int, work: Callable[[], Any]) -> tuple[float, Any]:
@@ -127,7 +126,7 @@ def floor(
     lon: NDArray[np.float64], lat: NDArray[np.float64], resolution: int
 ) -> NDArray[np.uint64]:
     """A floor: the 64-bit H3 index of every point (h3ronpy, vectorized), and nothing else."""
-    return np.asarray(pa.array(h3v.coordinates_to_cells(lat, lon, resolution)), dtype=np.uint64)
+    return h3cells.lonlat_to_cells(lon, lat, resolution)
 
 
 def lattice_floor(
@@ -187,7 +186,7 @@ def run(
         "cpus": os.cpu_count(),
     }
     build_s, locator = best_of(1, lambda: lookup.build_locator(codes, geoms, resolution=resolution))
-    lattice_s, tables = best_of(1, lambda: lookup._lattice(locator))
+    lattice_s, tables = best_of(1, lambda: locator.lattice)
     report["index_build_s"] = round(build_s + lattice_s, 3)
     report["lattice_build_s"] = round(lattice_s, 3)
     report["lattice"] = tables is not None
@@ -320,9 +319,10 @@ def compare_maxp(
         members = households[households["village_code"] == village.code]
         cells = floor(members["lon"].to_numpy(), members["lat"].to_numpy(), 10)
         unique, counts = np.unique(cells, return_counts=True)
-        wkb = pa.array(h3v.cells_to_wkb_polygons(pa.array(unique))).to_numpy(zero_copy_only=False)
         frame = gpd.GeoDataFrame(
-            {"households": counts.astype(float)}, geometry=shapely.from_wkb(wkb), crs=4326
+            {"households": counts.astype(float)},
+            geometry=h3cells.cells_to_polygons(unique),
+            crs=4326,
         )
         weights = Queen.from_dataframe(frame, use_index=False, silence_warnings=True)
         started = time.perf_counter()
@@ -386,7 +386,7 @@ def _two_threads(
     """Locate on the lattice with two threads (the kernel releases the GIL), a half each; the
     few points it leaves to GEOS then go the one-thread way.
     """
-    tables = lookup._lattice(locator)
+    tables = locator.lattice
     half = len(lon) // 2
     with ThreadPoolExecutor(2) as pool:
         parts = pool.map(

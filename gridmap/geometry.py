@@ -3,6 +3,9 @@
 Every polygon that reaches PostGIS passes through here: NaN/inf, out-of-range and swapped lat/lon,
 empty and non-polygonal shapes are refused; self-intersections are repaired with make_valid and
 the area the repair changed is reported; Z is dropped; everything becomes a MultiPolygon.
+
+Also the one point-in-polygon rule of gridmap, ``covering_index``: the polygon that covers a
+point (edges and vertices included), the lowest index on a shared edge or vertex.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 import shapely
 
@@ -172,6 +175,30 @@ def to_multipolygons(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
         geoms = geoms.copy()
         geoms[single] = shapely.multipolygons(geoms[single].reshape(-1, 1))
     return geoms
+
+
+def covering_index(lon: ArrayLike, lat: ArrayLike, polygons: ArrayLike) -> NDArray[np.int64]:
+    """Index of the polygon covering each point, the lowest on a shared edge or vertex; -1 if none.
+
+    Exact on edges and vertices: for a point, ``intersects`` is ``covers`` (``contains`` and
+    ``within`` would drop points on an edge). One STRtree over the polygons, queried by all the
+    points at once; callers order the polygons so that the lowest index is the one that should
+    win (the lower code, the first region).
+
+    >>> west, east = shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)
+    >>> covering_index([0.5, 1.0, 1.5, 3.0], [0.5, 0.5, 0.5, 0.5], [west, east]).tolist()
+    [0, 0, 1, -1]
+    """
+    lon_arr = np.asarray(lon, dtype=np.float64).ravel()
+    lat_arr = np.asarray(lat, dtype=np.float64).ravel()
+    polygons_arr = np.asarray(polygons, dtype=object).ravel()
+    tree = shapely.STRtree(polygons_arr)
+    point_idx, polygon_idx = tree.query(shapely.points(lon_arr, lat_arr), predicate="intersects")
+    none = len(polygons_arr)
+    answer = np.full(lon_arr.size, none, dtype=np.int64)
+    np.minimum.at(answer, point_idx, polygon_idx)
+    answer[answer == none] = -1
+    return answer
 
 
 def _polygonal_part(geom: shapely.Geometry) -> shapely.Geometry | None:

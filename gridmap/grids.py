@@ -18,19 +18,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 from sqlalchemy.orm import Session
 
 import geopandas as gpd
-import h3ronpy
 import shapely
-from h3ronpy import ContainmentMode
-from h3ronpy import vector as h3v
 
-from gridmap import codes, crs, db, geometry
+from gridmap import codes, crs, db, geometry, h3cells
 from gridmap.errors import HierarchyError, UnknownCodeError
 
 GRID_SIZE_DEG = geometry.PRECISION_DEG
@@ -124,7 +120,9 @@ def generate_grids(
         for res in _finer_resolutions(village, resolution):
             labels, cells = _partition_cells(village, lon, lat, k, res)
             candidate = _clip_regions(village, cells, labels, k)
-            counts = np.bincount(_owner(candidate, lon, lat), minlength=len(candidate))
+            counts = np.bincount(
+                geometry.covering_index(lon, lat, candidate), minlength=len(candidate)
+            )
             spread = counts.max() / max(counts.min(), 1)
             in_bounds = (
                 counts.min() >= rules.min_households and counts.max() <= rules.max_households
@@ -135,7 +133,7 @@ def generate_grids(
                 break
             notes.append(f"resolution {res}: spread {spread:.2f}, trying finer cells")
     assert pieces is not None
-    owner = _owner(pieces, lon, lat)
+    owner = geometry.covering_index(lon, lat, pieces)
     households = np.bincount(owner[owner >= 0], minlength=len(pieces))
     people = np.bincount(owner[owner >= 0], weights=persons[owner >= 0], minlength=len(pieces))
     points = shapely.point_on_surface(pieces)
@@ -240,26 +238,15 @@ def _finer_resolutions(village: shapely.Geometry, resolution: int) -> list[int]:
     ]
 
 
-def _cells_latlng(
-    lon: NDArray[np.float64], lat: NDArray[np.float64], res: int
-) -> NDArray[np.uint64]:
-    """H3 cells of points; the one place where lon/lat become h3's lat/lng order."""
-    return np.asarray(pa.array(h3v.coordinates_to_cells(lat, lon, res)), dtype=np.uint64)
-
-
 def _partition_cells(
     village: shapely.Geometry, lon: NDArray[np.float64], lat: NDArray[np.float64], k: int, res: int
 ) -> tuple[NDArray[np.int64], NDArray[np.uint64]]:
     """Label the village's H3 cells 0..k-1 into connected, household-balanced groups."""
-    cells = np.asarray(
-        pa.array(h3v.geometry_to_cells(village, res, ContainmentMode.IntersectsBoundary)),
-        dtype=np.uint64,
-    )
-    point_cells = _cells_latlng(lon, lat, res)
+    _, cells = h3cells.polygons_to_cells([village], res, "intersects")
+    point_cells = h3cells.lonlat_to_cells(lon, lat, res)
     cells = np.unique(np.concatenate((cells, point_cells)))
     weights = np.bincount(np.searchsorted(cells, point_cells), minlength=len(cells)).astype(float)
-    table = pa.table(h3v.cells_to_coordinates(pa.array(cells)))
-    clat, clng = table.column("lat").to_numpy(), table.column("lng").to_numpy()
+    clng, clat = h3cells.cells_to_lonlat(cells)
     xy = crs.to_metres(clng, clat, (float(clng.mean()), float(clat.mean())))
     adjacency = _adjacency(cells)
     labels = np.zeros(len(cells), dtype=np.int64)
@@ -269,9 +256,7 @@ def _partition_cells(
 
 def _adjacency(cells: NDArray[np.uint64]) -> csr_matrix:
     """Cell adjacency restricted to ``cells`` (sorted), as a sparse matrix."""
-    disks = pa.array(h3ronpy.grid_disk(pa.array(cells), 1))
-    offsets = disks.offsets.to_numpy()
-    flat = disks.values.to_numpy()
+    offsets, flat = h3cells.cells_to_disks(cells, 1)
     rows = np.repeat(np.arange(len(cells)), np.diff(offsets))
     pos = np.searchsorted(cells, flat)
     pos = np.clip(pos, 0, len(cells) - 1)
@@ -371,11 +356,7 @@ def _clip_regions(
     village: shapely.Geometry, cells: NDArray[np.uint64], labels: NDArray[np.int64], k: int
 ) -> NDArray[np.object_]:
     """Grid polygons: each label's cells clipped to the village (one snap grid, so edges match)."""
-    wkb = np.asarray(
-        pa.array(h3v.cells_to_wkb_polygons(pa.array(cells))).to_numpy(zero_copy_only=False),
-        dtype=object,
-    )
-    polygons = shapely.set_precision(shapely.from_wkb(wkb), GRID_SIZE_DEG)
+    polygons = shapely.set_precision(h3cells.cells_to_polygons(cells), GRID_SIZE_DEG)
     village = shapely.set_precision(village, GRID_SIZE_DEG)
     pieces = np.empty(k, dtype=object)
     for label in range(k):
@@ -384,17 +365,6 @@ def _clip_regions(
     pieces = geometry.absorb_fragments(pieces)
     kept: NDArray[np.object_] = pieces[~shapely.is_empty(pieces)]
     return kept
-
-
-def _owner(
-    pieces: NDArray[np.object_], lon: NDArray[np.float64], lat: NDArray[np.float64]
-) -> NDArray[np.int64]:
-    """Which piece covers each point (lowest index on a shared edge), -1 if none."""
-    owner = np.full(len(lon), -1)
-    for i in range(len(pieces) - 1, -1, -1):  # reverse: the lowest index is written last
-        shapely.prepare(pieces[i])
-        owner[shapely.intersects_xy(pieces[i], lon, lat)] = i
-    return owner
 
 
 def generate_for_county(
@@ -500,7 +470,7 @@ def _owner_by_village(results: list[VillageGrids], households: pd.DataFrame) -> 
         rows = index.get(result.village_code)
         if rows is None:
             continue
-        owner = _owner(np.asarray(result.grids.geometry.values, dtype=object), lon[rows], lat[rows])
+        owner = geometry.covering_index(lon[rows], lat[rows], result.grids.geometry.values)
         grid_codes = result.grids["code"].to_numpy()
         codes_out[rows] = np.where(owner >= 0, grid_codes[np.maximum(owner, 0)], None)
     return codes_out.tolist()

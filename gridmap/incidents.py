@@ -20,16 +20,12 @@ from typing import Any, cast
 
 import numpy as np
 import orjson
-import pyarrow as pa
 from psycopg_pool import AsyncConnectionPool
 from pydantic import ConfigDict, with_config
 from sqlalchemy.orm import Session
 from typing_extensions import TypedDict  # pydantic reads typing.TypedDict only from 3.12
 
-import h3ronpy
-from h3.api import basic_int as h3_int
-
-from gridmap import crs, db, lookup, workers, workflow
+from gridmap import crs, db, h3cells, lookup, workers, workflow
 from gridmap.db.scope import EVERYTHING, Scope
 from gridmap.errors import (
     ConcurrentUpdateError,
@@ -194,7 +190,7 @@ def _intake_params(
         "village_code": where.village,
         "grid_code": where.grid,
         "near_boundary": where.near_boundary,
-        "h3_cell": h3_int.latlng_to_cell(where.lat, where.lon, HOTSPOT_RESOLUTION),
+        "h3_cell": h3cells.lonlat_to_cell(where.lon, where.lat, HOTSPOT_RESOLUTION),
         "lon": where.lon,
         "lat": where.lat,
         "input_crs": report.crs,
@@ -597,8 +593,8 @@ def hotspots(
     rows = db.incidents.monthly_cells(session, scope, county=county, since=window, until=until)
     prev_month = _shift_month(month, -1)
     months = np.array([r.month for r in rows], dtype=object)
-    cells = pa.array(np.array([r.h3_cell for r in rows], dtype=np.uint64))
-    parents = np.asarray(h3ronpy.change_resolution(cells, resolution), dtype=np.uint64)
+    cells = np.array([r.h3_cell for r in rows], dtype=np.uint64)
+    parents = h3cells.cells_to_parents(cells, resolution)
 
     def table(keys: Sequence[Any], key_name: str) -> list[dict[str, Any]]:
         keys_arr = np.array(keys, dtype=object)
@@ -616,9 +612,9 @@ def hotspots(
         out.sort(key=lambda item: (-item["count"], str(item[key_name])))
         return out[:top]
 
-    by_cell = table([h3_int.int_to_str(int(c)) for c in parents], "h3_cell")
+    by_cell = table([h3cells.cell_to_str(int(c)) for c in parents], "h3_cell")
     for item in by_cell:
-        lat, lon = h3_int.cell_to_latlng(h3_int.str_to_int(item["h3_cell"]))
+        lon, lat = h3cells.cell_to_lonlat(h3cells.str_to_cell(item["h3_cell"]))
         item.update(lon=round(lon, 6), lat=round(lat, 6))
     recurring = _recurring(rows, parents, months, top=top)
     return {
@@ -647,7 +643,7 @@ def _recurring(
         counts[pair] = counts.get(pair, 0) + 1
     found = [
         {
-            "h3_cell": h3_int.int_to_str(cell),
+            "h3_cell": h3cells.cell_to_str(cell),
             "category": category,
             "months": sorted(in_months),
             "count": counts[(cell, category)],

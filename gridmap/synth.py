@@ -268,12 +268,12 @@ def synthesize_county(
 
     village_frames = []
     village_of = np.full(len(points), -1)
-    households_in = _assign(points, township_geoms)
+    households_in = geometry.covering_index(points[:, 0], points[:, 1], township_geoms)
     for t, township in townships.iterrows():
         members = np.flatnonzero(households_in == t)
         village_frames.append(_villages_of(township, points[members], urban[members], rng, taken))
     villages = gpd.GeoDataFrame(pd.concat(village_frames, ignore_index=True), crs="EPSG:4326")
-    village_of = _assign(points, np.asarray(villages.geometry.values, dtype=object))
+    village_of = geometry.covering_index(points[:, 0], points[:, 1], villages.geometry.values)
     inside = village_of >= 0
     households = pd.DataFrame(
         {
@@ -368,18 +368,6 @@ def _villages_of(
             "geometry": regions,
         }
     )
-
-
-def _assign(points: NDArray[np.float64], regions: NDArray[np.object_]) -> NDArray[np.int64]:
-    """Index of the region covering each point (lowest index on shared edges), -1 if none."""
-    tree = shapely.STRtree(regions)
-    pts = shapely.points(points)
-    point_idx, region_idx = tree.query(pts, predicate="intersects")
-    owner = np.full(len(points), -1)
-    # Reverse order so the lowest region index is written last and wins.
-    order = np.argsort(-region_idx, kind="stable")
-    owner[point_idx[order]] = region_idx[order]
-    return owner
 
 
 SURNAMES = [

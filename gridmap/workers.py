@@ -14,17 +14,14 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import numpy as np
-import pyarrow as pa
 from numpy.typing import NDArray
 from pydantic import ConfigDict, with_config
 from sqlalchemy.orm import Session
 from typing_extensions import TypedDict  # pydantic reads typing.TypedDict only from 3.12
 
 import shapely
-from h3ronpy import ContainmentMode
-from h3ronpy import vector as h3v
 
-from gridmap import codes, crs, db, hierarchy, lookup
+from gridmap import codes, crs, db, h3cells, hierarchy, lookup
 from gridmap.db.scope import EVERYTHING, Scope
 from gridmap.errors import InvalidInputError, NotFoundError
 from gridmap.vocabulary import Duty, WorkerRole
@@ -266,7 +263,7 @@ def record_track(
     lon_arr, lat_arr = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     crs.check_lonlat(lon_arr, lat_arr)
     wlon, wlat = crs.to_wgs84(lon_arr, lat_arr, crs_name)
-    cells = _cells(np.asarray(wlon), np.asarray(wlat))
+    cells = h3cells.lonlat_to_cells(np.asarray(wlon), np.asarray(wlat), COVERAGE_RESOLUTION)
     return db.workers.add_positions(
         session,
         worker_id=worker_id,
@@ -276,14 +273,6 @@ def record_track(
         lat=np.asarray(wlat).tolist(),
         accuracy_m=list(accuracy_m) if accuracy_m is not None else [None] * count,
         h3_cell=cells.view(np.int64).tolist(),
-    )
-
-
-def _cells(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.uint64]:
-    if len(lon) == 0:
-        return np.zeros(0, dtype=np.uint64)
-    return np.asarray(
-        pa.array(h3v.coordinates_to_cells(lat, lon, COVERAGE_RESOLUTION)), dtype=np.uint64
     )
 
 
@@ -315,7 +304,9 @@ def visited_cells(
     fraction = (offset + 1) / np.repeat(np.maximum(steps, 1), steps)
     sample_lon = lon[start] + (lon[start + 1] - lon[start]) * fraction
     sample_lat = lat[start] + (lat[start + 1] - lat[start]) * fraction
-    cells = _cells(np.concatenate((lon, sample_lon)), np.concatenate((lat, sample_lat)))
+    cells = h3cells.lonlat_to_cells(
+        np.concatenate((lon, sample_lon)), np.concatenate((lat, sample_lat)), COVERAGE_RESOLUTION
+    )
     return np.unique(cells)
 
 
@@ -323,18 +314,15 @@ def grid_cells(geoms: NDArray[np.object_]) -> tuple[NDArray[np.int64], NDArray[n
     """Resolution-11 cells of each grid (centre inside; a grid smaller than a cell gets the
     cell of a point inside it): (grid position, cell) pairs.
     """
-    lists = pa.array(
-        h3v.wkb_to_cells(
-            shapely.to_wkb(geoms), COVERAGE_RESOLUTION, ContainmentMode.ContainsCentroid
-        )
-    )
-    owner = np.asarray(lists.value_parent_indices(), dtype=np.int64)
-    cells = np.asarray(lists.flatten(), dtype=np.uint64)
+    owner, cells = h3cells.polygons_to_cells(geoms, COVERAGE_RESOLUTION, "centroid")
     empty = np.setdiff1d(np.arange(len(geoms)), owner)
     if len(empty):
         inside = shapely.point_on_surface(geoms[empty])
         owner = np.concatenate((owner, empty))
-        cells = np.concatenate((cells, _cells(shapely.get_x(inside), shapely.get_y(inside))))
+        found = h3cells.lonlat_to_cells(
+            shapely.get_x(inside), shapely.get_y(inside), COVERAGE_RESOLUTION
+        )
+        cells = np.concatenate((cells, found))
     return owner, cells
 
 

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 import shapely
 
 from gridmap import geometry
-from tests.geometries import BOWTIE, BROKEN, GOOD, X0, Y0
+from tests.geometries import BOWTIE, BROKEN, GOOD, X0, Y0, D
 
 
 @pytest.mark.parametrize("name", sorted(BROKEN))
@@ -53,3 +53,24 @@ def test_any_ring_validates_to_a_valid_multipolygon_or_a_clear_error(points):
         return
     assert shapely.is_valid(geoms[0])
     assert geoms[0].geom_type == "MultiPolygon"
+
+
+def test_covering_index_counts_edges_and_vertices_and_the_lowest_index_wins():
+    """The one point-in-polygon rule: points on a shared edge or vertex go to the lowest index."""
+    rng = np.random.default_rng(4)
+    seeds = shapely.multipoints(
+        np.column_stack([rng.uniform(X0, X0 + D, 12), rng.uniform(Y0, Y0 + D, 12)])
+    )
+    box = shapely.box(X0, Y0, X0 + D, Y0 + D)
+    cells = shapely.intersection(
+        shapely.get_parts(shapely.voronoi_polygons(seeds, extend_to=box)), box
+    )
+    vertices = shapely.get_coordinates(cells)
+    points = np.vstack(
+        [vertices, (vertices[:-1] + vertices[1:]) / 2, vertices + 1e-9, [(X0 - D, Y0)]]
+    )
+    found = geometry.covering_index(points[:, 0], points[:, 1], cells)
+    covers = shapely.covers(cells[None, :], shapely.points(points)[:, None])
+    expected = np.where(covers.any(axis=1), covers.argmax(axis=1), -1)
+    assert (found == expected).all()
+    assert found[-1] == -1

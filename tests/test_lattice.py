@@ -1,4 +1,4 @@
-"""Tests for gridmap.lattice: H3 cells on a face lattice, and the compiled point → unit kernel."""
+"""Tests for the face lattice (gridmap/lookup/_lattice.py): H3 cells and the point → unit kernel."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import h3
 import shapely
 from h3.api import basic_int as h3_int
 
-from gridmap import lattice, lookup
+from gridmap import lookup
 from gridmap.errors import InvalidGeometryError
+from gridmap.lookup import _lattice as lattice
 from tests.strategies import mainland_arrays
 from tests.test_lookup import LAYERS, RESOLUTIONS, locator, special_points
 
@@ -26,7 +27,7 @@ def packed(i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 
 def nearest_face(lon: float, lat: float) -> int:
-    p = lattice._unit_vectors(np.radians([lat]), np.radians([lon]))[0]
+    p = lattice.unit_vectors(np.radians([lat]), np.radians([lon]))[0]
     return int(np.argmax(lattice.face_centres() @ p))
 
 
@@ -88,7 +89,7 @@ def test_points_on_other_faces_are_off_the_table() -> None:
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_the_test_layers_run_on_the_lattice(name: str, resolution: int) -> None:
     """The exactness tests of test_lookup exercise this kernel, not only the H3-index path."""
-    assert lookup._lattice(locator(name, resolution)) is not None
+    assert locator(name, resolution).lattice is not None
 
 
 @pytest.mark.parametrize("resolution", RESOLUTIONS)
@@ -97,7 +98,7 @@ def test_the_kernel_is_right_or_unsure(name: str, resolution: int) -> None:
     """On vertices, edges and a hair off them the kernel answers right or hands over to GEOS."""
     codes, geoms = LAYERS[name]
     lon, lat = special_points(name).T
-    answer = lattice.locate(lookup._lattice(locator(name, resolution)), lon, lat)
+    answer = lattice.locate(locator(name, resolution).lattice, lon, lat)
     reference = lookup.reference_locate(codes, geoms, lon, lat)
     sure = answer != lattice.UNSURE
     assert_array_equal(answer[sure], reference[sure])
@@ -107,8 +108,8 @@ def test_the_kernel_is_right_or_unsure(name: str, resolution: int) -> None:
 
 def test_h3_unions_make_dominated_cells() -> None:
     """Units built from whole cells leave their edge cells to one unit but for a thin rim."""
-    tables = lookup._lattice(locator("h3", 10))
-    assert (tables.table >= lattice._DOMINANT).sum() > 50
+    tables = locator("h3", 10).lattice
+    assert tables.dominated.sum() > 50
     # A point one metre inside a unit's edge, in such a cell, is answered without any record.
     codes, geoms = LAYERS["h3"]
     ring = shapely.get_coordinates(shapely.get_exterior_ring(shapely.get_parts(geoms[0])[0]))
@@ -126,8 +127,8 @@ def test_h3_unions_make_dominated_cells() -> None:
 def test_record_cells_answer_most_squares_at_build(resolution: int) -> None:
     """Squares no edge comes near are answered once, at build time, and rightly so."""
     codes, geoms = LAYERS["voronoi"]
-    tables = lookup._lattice(locator("voronoi", resolution))
-    squares = tables.squares.reshape(-1, 1 + lattice._SUB_NX * lattice._SUB_NY)[:, 1:]
+    tables = locator("voronoi", resolution).lattice
+    squares = tables.square_answers
     assert (squares >= 0).mean() > 0.3
     # Points spread over record cells: the kernel (squares or records) agrees with shapely.
     rng = np.random.default_rng(resolution)
@@ -155,7 +156,7 @@ def test_a_layer_across_two_faces_keeps_the_h3_path() -> None:
     east = shapely.box(lon0, lat0 - 0.02, lon0 + 0.02, lat0 + 0.02)
     codes = ["513401001001", "513401001002"]
     index = lookup.build_locator(codes, [west, east], resolution=10)
-    assert lookup._lattice(index) is None
+    assert index.lattice is None
     rng = np.random.default_rng(3)
     lon = rng.uniform(lon0 - 0.03, lon0 + 0.03, 2000)
     lat = rng.uniform(lat0 - 0.03, lat0 + 0.03, 2000)
@@ -167,7 +168,7 @@ def test_a_layer_across_two_faces_keeps_the_h3_path() -> None:
 def test_coarse_resolutions_keep_the_h3_path() -> None:
     codes, geoms = LAYERS["voronoi"]
     index = lookup.build_locator(codes, geoms, resolution=lattice.MIN_RESOLUTION - 1)
-    assert lookup._lattice(index) is None
+    assert index.lattice is None
     lon, lat = special_points("voronoi").T
     assert_array_equal(
         lookup.locate(index, lon, lat), lookup.reference_locate(codes, geoms, lon, lat)
@@ -175,18 +176,7 @@ def test_coarse_resolutions_keep_the_h3_path() -> None:
 
 
 def test_an_empty_layer_has_no_tables() -> None:
-    assert (
-        lattice.build_tables(
-            10,
-            np.array([], dtype=object),
-            np.zeros(0, np.uint64),
-            np.zeros(0, np.int32),
-            np.zeros(0, np.uint64),
-            np.zeros(1, np.int64),
-            np.zeros(0, np.int32),
-        )
-        is None
-    )
+    assert lattice.build_tables(lookup.build_locator([], [], resolution=10)) is None
 
 
 def test_a_hairline_gap_between_units_stays_outside() -> None:
@@ -222,7 +212,7 @@ def test_a_hairline_gap_between_units_stays_outside() -> None:
     assert reference[-1] == -1  # the gap point
     for resolution in (12, 13):
         index = lookup.build_locator(codes, geoms, resolution=resolution)
-        assert lookup._lattice(index) is not None
+        assert index.lattice is not None
         assert_array_equal(lookup.locate(index, lon, lat), reference)
 
 
@@ -239,7 +229,7 @@ def test_where_straight_outlines_fail_the_h3_path_stays(boxes: list, resolution:
     codes = [f"51340100100{k}" for k in range(len(boxes))]
     geoms = [shapely.box(*b) for b in boxes]
     index = lookup.build_locator(codes, geoms, resolution=resolution)
-    assert lookup._lattice(index) is None
+    assert index.lattice is None
     x0, y0, x1, y1 = shapely.total_bounds(geoms)
     rng = np.random.default_rng(5)
     lon = rng.uniform(max(x0 - 0.01, -180.0), min(x1 + 0.01, 180.0), 5000)
@@ -254,7 +244,7 @@ def test_heilongjiang_and_the_county_layer_keep_the_lattice() -> None:
     box = shapely.box(124.0, 52.9, 124.05, 52.95)
     for resolution in (7, 10):
         index = lookup.build_locator(["231100"], [box], resolution=resolution)
-        assert lookup._lattice(index) is not None
+        assert index.lattice is not None
 
 
 def test_layers_near_the_poles_are_refused_with_a_reason() -> None:

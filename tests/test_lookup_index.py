@@ -162,7 +162,7 @@ def test_warm_builds_the_near_boundary_tables_and_changes_no_answer(demo_session
     warmed = lookup.load_index(demo_session)
     lookup.warm(warmed, 30.0)
     for locator in (warmed.counties, *warmed.leaves.values()):
-        assert any(key[0] == "reach" for key in locator._cache if isinstance(key, tuple))
+        assert locator.reach_tables
     rng = np.random.default_rng(7)
     lon, lat = rng.uniform(102.0, 102.4, 200), rng.uniform(27.7, 28.1, 200)
     for x, y in zip(lon, lat, strict=True):

@@ -21,6 +21,10 @@ shapely's ``covers``.
 
 The face constants are read off h3 itself at first use (face centres from the face-centred base
 cells, each lattice's orientation from a neighbour of the face's centre cell).
+
+Private to ``gridmap.lookup``: ``layer`` builds a layer's tables (``Locator.lattice``) and runs
+``locate`` on them. Its public names are also what ``tests/test_lattice.py`` and
+``benchmarks/lookup.py`` (the lattice floor, the two-thread run) use.
 """
 
 from __future__ import annotations
@@ -28,15 +32,18 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
-import pyarrow as pa
 from numpy.typing import NDArray
 
 import shapely
-from h3.api import basic_int as h3_int
-from h3ronpy import vector as h3v
+
+from gridmap import h3cells
+
+if TYPE_CHECKING:
+    from gridmap.lookup.layer import Locator
 
 # A point the filtered orientation tests could not decide; the caller asks GEOS.
 UNSURE = -3
@@ -109,6 +116,18 @@ class Tables:
     rim_slots: NDArray[np.int64]
     rim_records: NDArray[np.int64]
 
+    @property
+    def dominated(self) -> NDArray[np.bool_]:
+        """Per slot, whether it holds a boundary cell covered by one unit but for its rim."""
+        return self.table >= _DOMINANT
+
+    @property
+    def square_answers(self) -> NDArray[np.int32]:
+        """The answers decided at build time for the squares of the record cells, one row of
+        8 × 10 per cell (a unit, -1 for none, -2 for ask the record).
+        """
+        return self.squares.reshape(-1, 1 + _SUB_NX * _SUB_NY)[:, 1:]
+
 
 @functools.cache
 def face_centres() -> NDArray[np.float64]:
@@ -118,14 +137,14 @@ def face_centres() -> NDArray[np.float64]:
     on one face nearest the normalized sum of the face's three corner pentagons is that cell.
     """
     corners = np.zeros((20, 3))
-    for cell in h3_int.get_pentagons(0):
+    for cell in h3cells.pentagons(0):
         vector = _cell_vector(cell)
-        for face in h3_int.get_icosahedron_faces(cell):
+        for face in h3cells.cell_to_faces(cell):
             corners[face] += vector
     approximate = corners / np.linalg.norm(corners, axis=1, keepdims=True)
     centres = np.zeros((20, 3))
     for face in range(20):
-        on_face = [c for c in h3_int.get_res0_cells() if h3_int.get_icosahedron_faces(c) == [face]]
+        on_face = [c for c in h3cells.base_cells() if h3cells.cell_to_faces(c) == [face]]
         vectors = np.array([_cell_vector(c) for c in on_face])
         centres[face] = vectors[np.argmax(vectors @ approximate[face])]
     return centres
@@ -145,8 +164,8 @@ def frame(face: int, resolution: int) -> Frame:
         [-math.sin(lat) * math.cos(lng), -math.sin(lat) * math.sin(lng), math.cos(lat)]
     )
     east = np.array([-math.sin(lng), math.cos(lng), 0.0])
-    origin = h3_int.latlng_to_cell(math.degrees(lat), math.degrees(lng), 2)
-    q = _cell_vector(next(n for n in h3_int.grid_ring(origin, 1) if not h3_int.is_pentagon(n)))
+    origin = h3cells.lonlat_to_cell(math.degrees(lng), math.degrees(lat), 2)
+    q = _cell_vector(next(n for n in h3cells.cell_to_ring(origin, 1) if not h3cells.is_pentagon(n)))
     beta = math.atan2(q @ east, q @ north)
     if resolution % 2:
         beta -= math.asin(math.sqrt(3.0 / 28.0))
@@ -173,7 +192,7 @@ def cell_ij(
     frame_: Frame, cells: NDArray[np.uint64]
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Lattice (i, j) of H3 cells on ``frame_``: their centres projected and rounded."""
-    return _centre_ij(frame_, *_centres(cells))
+    return _centre_ij(frame_, *h3cells.cells_to_lonlat(cells))
 
 
 def _centre_ij(
@@ -192,7 +211,7 @@ def project(
     frame_: Frame, lon: NDArray[np.float64], lat: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Lattice (x, y) of lon/lat degrees on ``frame_`` (vectorized; no face check)."""
-    p = _unit_vectors(np.radians(lat), np.radians(lon))
+    p = unit_vectors(np.radians(lat), np.radians(lon))
     c, u, w = frame_.vectors
     d = p @ c
     return (p @ u) / d, (p @ w) / d
@@ -217,9 +236,9 @@ def face_of(lon: NDArray[np.float64], lat: NDArray[np.float64], resolution: int)
     changes its dot product with a face centre by at most r; so a centre nearer its face than
     any other by more than 2r (plus slack) keeps the whole cell on that face.
     """
-    p = _unit_vectors(np.radians(lat), np.radians(lon))
+    p = unit_vectors(np.radians(lat), np.radians(lon))
     face = int(np.bincount(np.argmax(p @ face_centres().T, axis=1), minlength=20).argmax())
-    radius = 2.0 * h3_int.average_hexagon_edge_length(resolution, unit="km") / 6371.0
+    radius = 2.0 * (h3cells.average_edge_m(resolution) / 1000.0) / 6371.0
     return face if bool((_lead(p, face) > 2.0 * radius + 1e-9).all()) else None
 
 
@@ -229,7 +248,7 @@ def bow_m(resolution: int, latitude: float) -> float:
     H3 cell edges are great-circle arcs: an edge of length L at latitude φ leaves the chord by
     about L² tan φ / 8R. L is taken as 1.5 times h3's average edge at the resolution.
     """
-    edge = 1.5 * h3_int.average_hexagon_edge_length(resolution, unit="m")
+    edge = 1.5 * h3cells.average_edge_m(resolution)
     return edge**2 * math.tan(math.radians(min(abs(latitude), 89.9))) / (8 * _EARTH_MIN_RADIUS_M)
 
 
@@ -241,25 +260,21 @@ def _lead(p: NDArray[np.float64], face: int) -> NDArray[np.float64]:
     return home - dots.max(axis=1)
 
 
-def build_tables(
-    resolution: int,
-    geoms: NDArray[np.object_],
-    cells: NDArray[np.uint64],
-    values: NDArray[np.int32],
-    boundary_cells: NDArray[np.uint64],
-    boundary_offsets: NDArray[np.int64],
-    boundary_units: NDArray[np.int32],
-) -> Tables | None:
+def build_tables(layer: Locator) -> Tables | None:
     """Lay a layer's cell table on one face's lattice; None where that cannot be done safely.
 
-    ``cells``/``values`` are the layer's cells and their values (unit >= 0, or -2 - b for
-    boundary cell b of ``boundary_cells``, whose candidates are ``boundary_units`` in CSR form).
-    None below MIN_RESOLUTION, when the cells reach a second face, or when the (i, j) box would
-    exceed MAX_TABLE_SLOTS: the caller keeps its H3-index path.
+    Reads the layer's merged table (``table_cells``/``table_values``, without the sentinel: a
+    unit >= 0, or -2 - b for boundary cell b of ``boundary_cells``, whose candidates are
+    ``boundary_units`` in CSR form), its resolution and its geometries. None below
+    MIN_RESOLUTION, when the cells reach a second face, or when the (i, j) box would exceed
+    MAX_TABLE_SLOTS: the layer keeps its H3-index path.
     """
+    resolution, geoms = layer.resolution, layer.geoms
+    cells, values = layer.table_cells[:-1], layer.table_values[:-1]
+    boundary_cells = layer.boundary_cells
     if cells.size == 0 or resolution < MIN_RESOLUTION or len(geoms) >= _DOMINANT:
         return None
-    centre_lon, centre_lat = _centres(cells)
+    centre_lon, centre_lat = h3cells.cells_to_lonlat(cells)
     face = face_of(centre_lon, centre_lat, resolution)
     if face is None:
         return None
@@ -279,7 +294,7 @@ def build_tables(
     bi, bj = np.empty(boundary_cells.size, np.int64), np.empty(boundary_cells.size, np.int64)
     bi[b], bj[b] = i[boundary], j[boundary]
     blob, starts, dominant = _records(
-        frame_, geoms, bi, bj, boundary_offsets, np.asarray(boundary_units, dtype=np.int64)
+        frame_, geoms, bi, bj, layer.boundary_offsets, layer.boundary_units.astype(np.int64)
     )
     if blob.size >= 2**31 - 2:  # pragma: no cover - a table value must reach every record
         return None
@@ -317,21 +332,14 @@ def locate(tables: Tables, lon: NDArray[np.float64], lat: NDArray[np.float64]) -
     return out
 
 
-def _centres(cells: NDArray[np.uint64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Centre lon, lat (degrees) of H3 cells."""
-    if cells.size == 0:
-        return np.zeros(0), np.zeros(0)
-    batch = pa.record_batch(h3v.cells_to_coordinates(pa.array(cells), radians=False))
-    return batch.column("lng").to_numpy(), batch.column("lat").to_numpy()
-
-
 def _cell_vector(cell: int) -> NDArray[np.float64]:
     """Unit vector of one cell's centre."""
-    return _unit_vectors(*(np.radians([v]) for v in h3_int.cell_to_latlng(cell)))[0]
+    lon, lat = h3cells.cell_to_lonlat(cell)
+    return unit_vectors(np.radians([lat]), np.radians([lon]))[0]
 
 
-def _unit_vectors(lat: NDArray[np.float64], lng: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Unit vectors of points given in radians, as h3's _geoToVec3d."""
+def unit_vectors(lat: NDArray[np.float64], lng: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Unit vectors of points given as (lat, lng) in radians, as h3's _geoToVec3d."""
     r = np.cos(lat)
     return np.stack([np.cos(lng) * r, np.sin(lng) * r, np.sin(lat)], axis=-1).reshape(-1, 3)
 
@@ -379,7 +387,7 @@ def _cell_box(
     high_lon, high_lat = lon.max() + reach, lat.max() + reach
     if reach > 10.0 or low_lon <= -180.0 or high_lon >= 180.0:
         return None  # outlines wrap around the antimeridian
-    edge = h3_int.average_hexagon_edge_length(resolution, unit="m") / 2.0  # a short one
+    edge = h3cells.average_edge_m(resolution) / 2.0  # a short one
     margin = min(0.5 * _GROWTH, _RIM / 2) * math.sqrt(3.0) * edge
     if bow_m(resolution, max(abs(low_lat), abs(high_lat))) > margin / 4:
         return None
@@ -403,7 +411,7 @@ def _box_on_face(face: int, box: NDArray[np.float64], samples: int = 256) -> boo
         [np.full(samples, min_lat), np.full(samples, max_lat)]
         + [min_lat + t * (max_lat - min_lat)] * 2
     )
-    lead = _lead(_unit_vectors(np.radians(lat), np.radians(lon)), face)
+    lead = _lead(unit_vectors(np.radians(lat), np.radians(lon)), face)
     step = np.radians(max(max_lon - min_lon, max_lat - min_lat)) / (samples - 1)
     return bool((lead > 2.0 * step + 1e-9).all())
 
