@@ -46,7 +46,7 @@ constraints: venv
 	@$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header \
 		--quiet -o constraints.txt
 
-test: lint
+test: lint typecheck
 	@$(BIN)/python -m pytest -q gridmap tests --doctest-modules --ignore=gridmap/db/migrations
 
 bench: venv

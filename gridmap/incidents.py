@@ -641,7 +641,7 @@ def _recurring(
         pair = (int(cell), row.category_code)
         seen.setdefault(pair, set()).add(month)
         counts[pair] = counts.get(pair, 0) + 1
-    found = [
+    found: list[dict[str, Any]] = [
         {
             "h3_cell": h3cells.cell_to_str(cell),
             "category": category,

@@ -7,6 +7,7 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from sqlalchemy import CursorResult, Row, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
@@ -251,7 +252,7 @@ def read_ids(session: Session, ids: Sequence[int]) -> gpd.GeoDataFrame:
     return _frame(session.execute(query).all())
 
 
-def ids_of(session: Session, ids: Sequence[int]) -> list[int]:
+def ids_of(session: Session, ids: Sequence[int] | NDArray[np.int64]) -> list[int]:
     """Which of ``ids`` are current units."""
     unique = sorted({int(i) for i in ids})
     query = select(Unit.id).where(Unit.id.in_(unique), Unit.generation_high.is_(None))

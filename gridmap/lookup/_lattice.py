@@ -270,7 +270,8 @@ def build_tables(layer: Locator) -> Tables | None:
     MAX_TABLE_SLOTS: the layer keeps its H3-index path.
     """
     resolution, geoms = layer.resolution, layer.geoms
-    cells, values = layer.table_cells[:-1], layer.table_values[:-1]
+    cells = layer.table_cells[:-1]
+    values: NDArray[np.int64] = layer.table_values[:-1].astype(np.int64)
     boundary_cells = layer.boundary_cells
     if cells.size == 0 or resolution < MIN_RESOLUTION or len(geoms) >= _DOMINANT:
         return None
@@ -288,7 +289,6 @@ def build_tables(layer: Locator) -> Tables | None:
     if box is None:
         return None
     slot = (i - i0) * nj + (j - j0)
-    values = np.asarray(values, dtype=np.int64).copy()
     boundary = values <= -2
     b = -2 - values[boundary]
     bi, bj = np.empty(boundary_cells.size, np.int64), np.empty(boundary_cells.size, np.int64)
@@ -433,7 +433,9 @@ def _records(
         return np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     counts = np.diff(offsets)
     cand_cell = np.repeat(np.arange(n_cells), counts)
-    rx, ry = unproject(frame_, (bi - 0.5 * bj).astype(float), bj * _SQRT3_2)
+    rx, ry = unproject(
+        frame_, (bi - 0.5 * bj).astype(np.float64), (bj * _SQRT3_2).astype(np.float64)
+    )
     cand_inside = shapely.intersects_xy(geoms[units], rx[cand_cell], ry[cand_cell])
     # A cell is dominated by a unit that covers it but for the rim and that no other candidate
     # reaches inside the rim (the kernel's test leaves half the rim as slack for the difference
@@ -532,7 +534,9 @@ def _squares(
     )
     # Degrees per lattice unit: the farthest outline corner from the centre, over 1/√3.
     corner_lon, corner_lat = _corners(frame_, ci, cj, 0.5)
-    centre_lon, centre_lat = unproject(frame_, ci - 0.5 * cj, cj * _SQRT3_2)
+    centre_lon, centre_lat = unproject(
+        frame_, (ci - 0.5 * cj).astype(np.float64), (cj * _SQRT3_2).astype(np.float64)
+    )
     stretch = np.hypot(corner_lon - centre_lon[:, None], corner_lat - centre_lat[:, None]).max(
         axis=1
     ) * math.sqrt(3.0)

@@ -35,6 +35,8 @@ from gridmap.vocabulary import Level
 
 # Counties are few and large: resolution 7 cells (≈ 5 km²) keep that layer small.
 COUNTY_RESOLUTION = 7
+# (level, digits) as plain values: locate_one runs per HTTP request, enum lookups cost there.
+_CODE_LENGTHS: tuple[tuple[str, int], ...] = tuple((lv.value, lv.code_length) for lv in Level)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,8 +192,8 @@ def locate_one(
     if leaf_code is None:
         raise outside_coverage(lon, lat, crs_name)
     codes = {
-        level.value: leaf_code[: level.code_length] if len(leaf_code) >= level.code_length else None
-        for level in Level
+        level: leaf_code[:length] if len(leaf_code) >= length else None
+        for level, length in _CODE_LENGTHS
     }
     return Location(
         lon=float(lon),

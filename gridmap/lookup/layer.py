@@ -109,7 +109,7 @@ class Locator:
             if len(self.geoms)
             else (np.inf, np.inf, -np.inf, -np.inf)
         )
-        return tuple(float(v) for v in box)
+        return float(box[0]), float(box[1]), float(box[2]), float(box[3])
 
     @cached_property
     def lattice(self) -> _lattice.Tables | None:

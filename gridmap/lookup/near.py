@@ -145,8 +145,8 @@ def reach(locator: Locator, distance_m: float) -> Reach:
             keys = np.sort(np.concatenate([keys, frontier]))
         cells, units = table[keys >> 32], (keys & 0xFFFFFFFF).astype(np.int32)
         starts = np.flatnonzero(np.concatenate([[True], cells[1:] != cells[:-1]])[: len(cells)])
-        offsets = np.append(starts, len(cells)).astype(np.int64)
-        locator.reach_tables[rings] = Reach(np.append(cells[starts], SENTINEL), offsets, units)
+        row_offsets: NDArray[np.int64] = np.append(starts, len(cells)).astype(np.int64)
+        locator.reach_tables[rings] = Reach(np.append(cells[starts], SENTINEL), row_offsets, units)
     return locator.reach_tables[rings]
 
 
