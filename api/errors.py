@@ -131,7 +131,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http_error(_: Request, error: Exception) -> Response:
         assert isinstance(error, StarletteHTTPException)
-        return problem(error.status_code, "HTTPException", str(error.detail))
+        response = problem(error.status_code, "HTTPException", str(error.detail))
+        response.headers.update(error.headers or {})  # e.g. Allow on a 405 (RFC 9110)
+        return response
 
     app.add_exception_handler(GridmapError, on_gridmap_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

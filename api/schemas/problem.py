@@ -77,5 +77,5 @@ def problem_components() -> dict[str, Any]:
 BINARY: dict[str, Any] = {"schema": {"type": "string", "format": "binary"}}
 TEXT: dict[str, Any] = {"schema": {"type": "string"}}
 
-# Every route: request validation and the database being down.
-COMMON = problems(422, 503)
+# Every route: a body that is not JSON, request validation, the database being down.
+COMMON = problems(400, 422, 503)

@@ -132,3 +132,18 @@ def test_error_bodies_match_the_problem_schema(client, spec, path, url, status):
     assert response.headers["content-type"].startswith(PROBLEM_JSON)
     _validate(spec, path, "get", response)
     assert response.json()["code"]
+
+
+def test_wrong_method_is_a_problem_with_allow(client):
+    response = client.request("TRACE", "/api/v1/categories")
+    assert response.status_code == 405
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)
+    assert response.headers["allow"] == "GET"
+
+
+def test_unparsable_body_is_a_documented_problem(client, spec):
+    response = client.post(
+        "/api/v1/locate/batch", content=b"\x13\xff{", headers={"content-type": "application/json"}
+    )
+    assert response.status_code in (400, 422)
+    _validate(spec, "/api/v1/locate/batch", "post", response)
