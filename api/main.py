@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.errors import install_error_handlers, problem
 from api.hotpath import HotPaths
 from api.routers import exports, incidents, locate, maps, open311, qa, units, workers
+from api.schemas.problem import problems
 from gridmap import __version__, db, lookup
 from gridmap import incidents as cases
 from gridmap.maps import ASSET_ROUTE
@@ -202,12 +203,14 @@ def create_app(settings: Settings | None = None, *, index: lookup.Index | None =
             with_google_fonts=False,
         )
 
-    @app.get("/health", tags=["health"])
+    @app.get("/health", tags=["health"], summary="Liveness / 存活检查")
     async def health() -> dict[str, str]:
         """Liveness: answers without touching the database (the trivial endpoint of benchmarks)."""
         return {"status": "ok"}
 
-    @app.get("/health/db", tags=["health"])
+    @app.get(
+        "/health/db", tags=["health"], summary="Readiness / 数据库就绪检查", responses=problems(503)
+    )
     def health_db(request: Request) -> dict[str, Any]:
         """Readiness: the database answers and has PostGIS."""
         with request.app.state.engine.connect() as connection:
