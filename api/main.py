@@ -149,10 +149,7 @@ def create_app(settings: Settings | None = None, *, index: lookup.Index | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        url = (
-            settings.database_url
-            or db.cluster.locate(settings.home, settings.pg_port, settings.pg_bin).url()
-        )
+        url = db.cluster.database_url(settings, must_run=False)
         engine = db.session.make_engine(url, pool_size=16, pre_ping=False)
         app.state.engine = engine
         app.state.sessions = db.session.sessionmaker_for(engine)

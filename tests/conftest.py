@@ -46,12 +46,13 @@ TEMPLATE = "gridmap_test_template"
 
 @pytest.fixture(scope="session")
 def cluster() -> db.cluster.Cluster | None:
-    """The private cluster (started if needed), or None when DATABASE_URL is given."""
-    if os.environ.get("DATABASE_URL"):
-        return None
+    """The private cluster (started if needed), or None when DATABASE_URL is given: the same
+    resolution as the CLI and the API (``db.cluster.database_url``), from the same Settings."""
     settings = Settings()
+    if settings.database_url:
+        return None
     try:
-        found = db.cluster.locate(settings.home, settings.pg_port, settings.pg_bin)
+        found = db.cluster.for_settings(settings)
         db.cluster.up(found, database="postgres")
     except DatabaseUnavailableError as error:
         pytest.fail(f"no PostGIS for the tests: {error}. Run `make test` or `gridmap db up`.")
@@ -66,7 +67,7 @@ def cluster() -> db.cluster.Cluster | None:
 def database_url(cluster: db.cluster.Cluster | None) -> Iterator[str]:
     """URL of the session's test database (fresh from the template)."""
     if cluster is None:
-        url = os.environ["DATABASE_URL"]
+        url = db.cluster.database_url(Settings())
         migrations.upgrade(url)
         yield url
         return
@@ -165,7 +166,7 @@ class Server:
 @pytest.fixture(scope="session")
 def pg_server(cluster: db.cluster.Cluster | None) -> Server:
     """Where the run's demo databases are made."""
-    return Server(cluster.url() if cluster is not None else os.environ["DATABASE_URL"])
+    return Server(cluster.url() if cluster is not None else db.cluster.database_url(Settings()))
 
 
 @pytest.fixture(scope="session")

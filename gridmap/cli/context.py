@@ -16,7 +16,6 @@ from rich.console import Console
 from sqlalchemy.orm import Session
 
 from gridmap import db, grids
-from gridmap.errors import DatabaseUnavailableError
 from gridmap.settings import Settings
 
 console = Console(stderr=True)
@@ -34,22 +33,9 @@ def load_settings() -> Settings:
     return Settings()
 
 
-def cluster(settings: Settings) -> db.cluster.Cluster:
-    """The private cluster these settings describe (it may not be running)."""
-    return db.cluster.locate(settings.home, settings.pg_port, settings.pg_bin)
-
-
 def database_url(settings: Settings) -> str:
     """DATABASE_URL when set, else the private cluster's URL (which must be running)."""
-    if settings.database_url:
-        return settings.database_url
-    found = cluster(settings)
-    if not db.cluster.is_running(found):
-        raise DatabaseUnavailableError(
-            "the private database is not running: start it with `gridmap db up` "
-            "(or set DATABASE_URL to another PostGIS)"
-        )
-    return found.url()
+    return db.cluster.database_url(settings)
 
 
 @contextmanager

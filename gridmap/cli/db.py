@@ -7,7 +7,7 @@ import sys
 import typer
 
 from gridmap import db
-from gridmap.cli.context import JsonOpt, cluster, console, database_url, emit, load_settings
+from gridmap.cli.context import JsonOpt, console, database_url, emit, load_settings
 from gridmap.db import migrations
 
 app = typer.Typer(help="The database: private PostGIS cluster or DATABASE_URL.")
@@ -17,7 +17,7 @@ app = typer.Typer(help="The database: private PostGIS cluster or DATABASE_URL.")
 def db_up(as_json: JsonOpt = False) -> None:
     """Start the private PostGIS cluster (initialising it once) and migrate it."""
     settings = load_settings()
-    url = settings.database_url or db.cluster.up(cluster(settings))
+    url = db.cluster.database_url(settings, start=True)
     migrations.upgrade(url)
     emit(
         {"url": url, "migrated": True},
@@ -29,7 +29,7 @@ def db_up(as_json: JsonOpt = False) -> None:
 @app.command("down")
 def db_down() -> None:
     """Stop the private cluster."""
-    stopped = db.cluster.down(cluster(load_settings()))
+    stopped = db.cluster.down(db.cluster.for_settings(load_settings()))
     console.print("stopped" if stopped else "was not running")
 
 
@@ -37,7 +37,7 @@ def db_down() -> None:
 def db_status(as_json: JsonOpt = False) -> None:
     """Where the private cluster lives and whether it runs."""
     settings = load_settings()
-    data = db.cluster.status(cluster(settings))
+    data = db.cluster.status(db.cluster.for_settings(settings))
     data["database_url_override"] = bool(settings.database_url)
 
     def render(fields: dict[str, object]) -> None:
@@ -51,7 +51,7 @@ def db_status(as_json: JsonOpt = False) -> None:
 def db_url() -> None:
     """Print the database URL commands use."""
     settings = load_settings()
-    sys.stdout.write((settings.database_url or cluster(settings).url()) + "\n")
+    sys.stdout.write(db.cluster.database_url(settings, must_run=False) + "\n")
 
 
 @app.command("migrate")

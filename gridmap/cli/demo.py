@@ -17,7 +17,6 @@ from gridmap import db, hierarchy
 from gridmap import demo as demo_data
 from gridmap.cli.context import (
     JsonOpt,
-    cluster,
     console,
     emit,
     grid_rules,
@@ -45,7 +44,7 @@ def demo_(
 ) -> None:
     """Database up, bundled 凉山 counties, a synthetic county with grids, the lookup index."""
     settings = load_settings()
-    url = settings.database_url or db.cluster.up(cluster(settings))
+    url = db.cluster.database_url(settings, start=True)
     migrations.upgrade(url)
     files = sorted(boundaries.glob(f"{prefix}*.geojson"))
     if not files:

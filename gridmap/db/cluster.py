@@ -21,6 +21,7 @@ from pathlib import Path
 import psycopg
 
 from gridmap.errors import DatabaseUnavailableError
+from gridmap.settings import Settings
 
 SUPERUSER = "gridmap"
 DATABASE = "gridmap"
@@ -82,6 +83,31 @@ def locate(home: Path, port: int, bin_dir: Path | None = None) -> Cluster:
         digest = hashlib.sha1(str(home).encode()).hexdigest()[:12]
         data_root = Path("/var/tmp") / f"gridmap-pg-{digest}"
     return Cluster(home=home, data_dir=data_root / "data", port=port, bin_dir=find_bin_dir(bin_dir))
+
+
+def for_settings(settings: Settings) -> Cluster:
+    """The private cluster these settings describe (it may not be running)."""
+    return locate(settings.home, settings.pg_port, settings.pg_bin)
+
+
+def database_url(settings: Settings, *, start: bool = False, must_run: bool = True) -> str:
+    """The one answer to "which database?": ``DATABASE_URL`` when set, else the private cluster.
+
+    The CLI, the API, the tests and the notebooks all ask here. ``start`` starts the private
+    cluster (initialising it once); otherwise ``must_run`` refuses a stopped one with the fix,
+    and without it the URL is returned as is (the API then answers 503 until it runs).
+    """
+    if settings.database_url:
+        return settings.database_url
+    cluster = for_settings(settings)
+    if start:
+        return up(cluster)
+    if must_run and not is_running(cluster):
+        raise DatabaseUnavailableError(
+            "the private database is not running: start it with `gridmap db up` "
+            "(or set DATABASE_URL to another PostGIS)"
+        )
+    return cluster.url()
 
 
 def up(cluster: Cluster, *, database: str = DATABASE) -> str:
