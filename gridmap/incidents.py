@@ -112,6 +112,14 @@ class IncidentDetail(IncidentView):
     events: list[IncidentEvent]
 
 
+# The intake statement, with the reported stage's deadline rendered from the workflow's rule.
+INTAKE = db.incidents.intake_statement(
+    reported_hours=workflow.stage_hours_sql(
+        Stage.REPORTED, limit_hours="cat.limit_hours", stage_hours="cat.stage_hours"
+    )
+)
+
+
 def now_utc() -> datetime:
     """The real clock; every function here takes ``now`` so tests can move time."""
     return datetime.now(UTC)
@@ -183,7 +191,7 @@ def _intake_params(
     source: str,
     synthetic: bool,
 ) -> dict[str, Any]:
-    """Parameters of the one intake statement (gridmap.db.incidents.INTAKE_SQL)."""
+    """Parameters of the one intake statement (:data:`INTAKE`)."""
     return {
         "county_code": where.county,
         "township_code": where.township,
@@ -202,7 +210,6 @@ def _intake_params(
         "gps_accuracy_m": report.gps_accuracy_m,
         "photo_urls": orjson.dumps(list(report.photo_urls)).decode(),
         "now": now,
-        "reported_share": workflow.STAGE_SHARES[Stage.REPORTED],
         "penalty_m": workers.OPEN_CASE_PENALTY_M,
         "synthetic": synthetic,
         "idempotency_key": key,
@@ -293,7 +300,7 @@ def report_incident(
         source=source,
         synthetic=synthetic,
     )
-    made = _created(db.incidents.intake(session, params), params, key)
+    made = _created(db.incidents.intake(session, INTAKE, params), params, key)
     if made is None:
         assert key is not None
         return _replay(session, key, params)
@@ -323,7 +330,7 @@ async def report_incident_fast(
         source="api",
         synthetic=False,
     )
-    return _created(await db.incidents.intake_async(pool, params), params, key)
+    return _created(await db.incidents.intake_async(pool, INTAKE, params), params, key)
 
 
 def report_many(

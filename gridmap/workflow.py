@@ -85,6 +85,19 @@ class Limits:
         return None if hours is None else since + timedelta(hours=hours)
 
 
+def stage_hours_sql(stage: Stage, *, limit_hours: str, stage_hours: str) -> str:
+    """:meth:`Limits.hours` as a SQL expression over the named category columns.
+
+    The intake statement sets a new case's deadline in the same round trip as it reads the
+    category, so the rule is rendered here, next to its Python form, from the same shares; the
+    storage layer only splices the text in. ``tests/test_workflow.py`` checks both agree.
+    """
+    if stage not in OPEN_STAGES:
+        raise ValueError(f"{stage} is not an open stage and has no deadline")
+    share = repr(STAGE_SHARES[Stage(stage)])
+    return f"COALESCE(CAST({stage_hours} ->> '{stage}' AS float8), {limit_hours} * {share})"
+
+
 @dataclass(frozen=True, slots=True)
 class Case:
     """What the rules need to know of an incident."""

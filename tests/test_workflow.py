@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from gridmap import workflow
 from gridmap.errors import InvalidTransitionError, SeparationOfDutiesError
@@ -150,3 +152,25 @@ def test_actor_names_are_trimmed_before_the_duty_check() -> None:
 def test_only_rate_takes_a_rating() -> None:
     with pytest.raises(InvalidTransitionError, match="only rate"):
         workflow.plan(case("reported"), "accept", actor="a", now=T0, limits=WEEK, rating=3)
+
+
+@pytest.mark.parametrize("stage", OPEN_STAGES)
+@pytest.mark.parametrize(
+    ("limit_hours", "stage_hours"),
+    [(24.0, {}), (360.0, {"reported": 0.5, "handling": 200.0}), (2.0, {"resolved": 1e-3})],
+)
+def test_sql_deadline_rule_equals_the_python_one(session, stage, limit_hours, stage_hours):
+    """The intake statement's deadline (rendered SQL) and Limits.hours agree in PostgreSQL."""
+    expression = workflow.stage_hours_sql(
+        stage, limit_hours=":limit", stage_hours="CAST(:overrides AS jsonb)"
+    )
+    in_sql = session.execute(
+        text(f"SELECT {expression}"),
+        {"limit": limit_hours, "overrides": json.dumps(stage_hours)},
+    ).scalar_one()
+    assert in_sql == pytest.approx(workflow.Limits(limit_hours, stage_hours).hours(stage))
+
+
+def test_finished_stages_have_no_sql_deadline():
+    with pytest.raises(ValueError, match="not an open stage"):
+        workflow.stage_hours_sql(Stage.CLOSED, limit_hours="x", stage_hours="y")

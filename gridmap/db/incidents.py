@@ -72,8 +72,9 @@ def key_lock_id(key: str) -> int:
 # Nothing is inserted when the lock is taken, the key exists or the category is unknown; a key
 # committed by a racing request after this statement's snapshot hits ON CONFLICT instead.
 # psycopg placeholders (%(name)s): it runs through psycopg directly and through SQLAlchemy's
-# exec_driver_sql.
-INTAKE_SQL = (
+# exec_driver_sql. ``{reported_hours}`` is the deadline rule's SQL form, which the domain
+# renders (gridmap.workflow.stage_hours_sql) and hands over: storage does not own the rule.
+INTAKE_TEMPLATE = (
     """
 WITH lock AS (
   SELECT CASE WHEN CAST(%(idempotency_key)s AS text) IS NULL THEN true
@@ -105,8 +106,7 @@ WITH lock AS (
     + WORKER_FALLBACK
     + """)),
     %(now)s, %(now)s,
-    %(now)s + make_interval(secs => 3600 * COALESCE(
-      CAST(cat.stage_hours ->> 'reported' AS float8), cat.limit_hours * %(reported_share)s)),
+    %(now)s + make_interval(secs => 3600 * {reported_hours}),
     %(now)s + make_interval(secs => 3600 * cat.limit_hours),
     1, %(synthetic)s, CAST(%(idempotency_key)s AS text), CAST(%(request_hash)s AS text)
   FROM cat, lock
@@ -130,17 +130,24 @@ FROM (SELECT 1) AS one LEFT JOIN new ON true
 )
 
 
-def intake(session: Session, params: dict[str, Any]) -> dict[str, Any]:
-    """Run :data:`INTAKE_SQL` in the session's transaction (the caller commits)."""
-    row = session.connection().exec_driver_sql(INTAKE_SQL, params).one()
+def intake_statement(*, reported_hours: str) -> str:
+    """The intake statement with the reported stage's hours (a SQL expression over ``cat``)."""
+    return INTAKE_TEMPLATE.replace("{reported_hours}", reported_hours)
+
+
+def intake(session: Session, statement: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Run the intake ``statement`` in the session's transaction (the caller commits)."""
+    row = session.connection().exec_driver_sql(statement, params).one()
     return dict(row._mapping)
 
 
-async def intake_async(pool: AsyncConnectionPool, params: dict[str, Any]) -> dict[str, Any]:
-    """Run :data:`INTAKE_SQL` as its own transaction on an autocommit pool connection."""
+async def intake_async(
+    pool: AsyncConnectionPool, statement: str, params: dict[str, Any]
+) -> dict[str, Any]:
+    """Run the intake ``statement`` as its own transaction on an autocommit pool connection."""
     async with pool.connection() as connection:
         cursor = connection.cursor(row_factory=dict_row)
-        await cursor.execute(INTAKE_SQL, params, prepare=True)
+        await cursor.execute(statement, params, prepare=True)
         found = await cursor.fetchone()
     assert found is not None
     return found
