@@ -272,7 +272,7 @@ def _replay(session: Session, key: str, params: dict[str, Any]) -> Intake:
             "for a new report",
             key=key,
         )
-    return Intake(view(found), created=False)
+    return Intake(view(found, now=params["now"]), created=False)  # the caller's clock
 
 
 def report_incident(
@@ -417,6 +417,8 @@ def stored_view(params: dict[str, Any], found: dict[str, Any]) -> IncidentView:
             "idempotency_key",
         )
     }
+    if data["device_time"] is not None:  # stored as timestamptz: answer as a read would, in UTC
+        data["device_time"] = data["device_time"].astimezone(UTC)
     data.update(
         id=found["id"],
         case_type=found["case_type"],
