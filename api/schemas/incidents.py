@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from api.schemas import Public
 from gridmap.categories import CategoryView
 from gridmap.incidents import IncidentDetail, IncidentView
 from gridmap.vocabulary import Stage
@@ -16,12 +17,6 @@ __all__ = [
     "IncidentPage",
     "IncidentView",
 ]
-
-
-class Public(BaseModel):
-    """A documented body: every field it carries is named here (tests validate with it)."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class IncidentPage(Public):

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from api.schemas.incidents import Public
+from api.schemas import Public
 from gridmap.vocabulary import Level, UnitKind
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from api.schemas.incidents import Public
+from api.schemas import Public
 from gridmap.workers import GridCoverage, UnstaffedGrid, WorkerView
 
 __all__ = ["Coverage", "Staffing", "TrackResult", "WorkerPage", "WorkerView"]
