@@ -20,19 +20,6 @@ router = APIRouter(tags=["locate 定位"], responses=COMMON)
 CRS_DESCRIPTION = "wgs84 | cgcs2000 | gcj02 (高德/腾讯) | bd09 (百度)"
 
 
-class LocationPublic(BaseModel):
-    """Where a point falls; ``near_boundary`` asks the caller to confirm with the user."""
-
-    lon: float
-    lat: float
-    county: str
-    township: str | None
-    village: str | None
-    grid: str | None
-    names: dict[str, str]
-    near_boundary: bool
-
-
 class BatchRequest(BaseModel):
     """Points as [lon, lat] pairs in one CRS."""
 
@@ -87,7 +74,7 @@ LOCATE_PARAMETERS = [
 @router.get(
     "/locate",
     summary="Locate a point / 点位定位",
-    response_model=LocationPublic,
+    response_model=lookup.Location,
     responses=problems(404, notes={404: "outside every boundary, or unknown generation"}),
     openapi_extra={"parameters": LOCATE_PARAMETERS},
 )

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from pydantic import ConfigDict, with_config
 from sqlalchemy.orm import Session
 
 from gridmap import crs, db
@@ -39,6 +40,7 @@ COUNTY_RESOLUTION = 7
 _CODE_LENGTHS: tuple[tuple[str, int], ...] = tuple((lv.value, lv.code_length) for lv in Level)
 
 
+@with_config(ConfigDict(extra="forbid"))  # the API documents it as is: no other field
 @dataclass(frozen=True, slots=True)
 class Location:
     """Where a point falls: one code per level (None below the deepest loaded level)."""
