@@ -26,8 +26,9 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from benchmarks.locate import drive, drive_script, free_port, start_server
+from benchmarks.locate import drive, drive_script
 from gridmap import crs, db
+from tests.servers import free_port, start_server
 
 WRK_POST = """
 local bodies = {%s}

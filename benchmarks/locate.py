@@ -8,21 +8,19 @@ in the same run. Reported: requests/s and latency percentiles of both, and their
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import shapely
+
+# One way to start a real server, shared with the tests (benchmarks run from the checkout).
+from tests.servers import free_port, start_server
 
 WRK_DONE = """
 done = function(summary, latency, requests)
@@ -41,53 +39,6 @@ request = function()
   return wrk.format("GET", paths[i])
 end
 """
-
-
-def free_port() -> int:
-    """An unused loopback TCP port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(
-    database_url: str, port: int, env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    """One uvicorn worker running the real app, ready when /health answers."""
-    env = {**os.environ, "DATABASE_URL": database_url, **(env or {})}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    for _ in range(300):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
-                return server
-        except OSError:
-            if server.poll() is not None:
-                raise RuntimeError(
-                    server.stderr.read().decode() if server.stderr else "server died"
-                ) from None
-            time.sleep(0.1)
-    server.kill()
-    raise RuntimeError("the server did not start in 30 s")
 
 
 def drive(url: str, paths: list[str], *, seconds: int, connections: int) -> dict[str, Any]:

@@ -1,9 +1,8 @@
 """Real uvicorn servers for tests that need concurrent clients or a browser.
 
 The TestClient runs one request at a time in-process; races between staff, retried reports
-and a headless browser need the app behind a socket. Benchmarks keep their own copy of these
-helpers (``benchmarks/locate.py``): tests must not import the benchmarks, which are not an
-installed package.
+and a headless browser need the app behind a socket. The benchmarks start their servers with
+these helpers too (both run from a checkout); tests never import the benchmarks.
 """
 
 from __future__ import annotations
