@@ -24,7 +24,7 @@ venv: system $(STAMP)
 demo: venv
 	@$(BIN)/gridmap demo
 	@echo "API:  http://127.0.0.1:8000/api/v1/units?level=county"
-	@echo "Docs: http://127.0.0.1:8000/docs"
+	@echo "Docs: http://127.0.0.1:8000/docs (log in with an account printed above)"
 	@$(BIN)/gridmap serve --host 127.0.0.1 --port 8000
 
 lint: venv

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
@@ -18,6 +19,10 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.security import PrincipalDep
+from gridmap import audit, db
+from gridmap.auth.access import Principal
+from gridmap.db.scope import Scope
 from gridmap.errors import CoordinateOutOfRangeError
 from gridmap.lookup import Index
 from gridmap.settings import Settings
@@ -39,9 +44,12 @@ def _no_nul(value: str) -> str:
 Text = Annotated[str, AfterValidator(_no_nul)]
 
 
-def _session(request: Request) -> Iterator[Session]:
+def _session(request: Request, principal: PrincipalDep) -> Iterator[Session]:
+    request.state.audit_reads = []
     with request.app.state.sessions() as session:  # closing without commit rolls back
+        db.scope.enter(session, principal.scope)  # RLS: the caller's scope, as a second layer
         yield session
+    _write_reads(request)  # after the read's session is closed: one connection at a time
 
 
 async def _sessions(request: Request) -> sessionmaker[Session]:
@@ -75,7 +83,7 @@ async def _page(
     return Page(limit=min(limit, request.app.state.settings.max_page_size), offset=offset)
 
 
-SessionDep = Annotated[Session, Depends(_session)]
+SessionDep = Annotated[Session, Depends(_session, scope="function")]  # closed before the response
 SettingsDep = Annotated[Settings, Depends(_settings)]
 IndexDep = Annotated[Index, Depends(_index)]
 # For routes that need the database only on some paths: sessions are opened on demand.
@@ -138,10 +146,51 @@ def now(request: Request) -> datetime:
     return clock
 
 
+def principal_of(request: Request) -> Principal:
+    """The principal the request's auth dependency found (every API route has one)."""
+    principal: Principal = request.state.principal
+    return principal
+
+
+@contextmanager
+def session_in(request: Request, scope: Scope) -> Iterator[Session]:
+    """A session whose transaction runs inside ``scope`` (RLS too), for routes that pick the
+    scope themselves (Open311: an API client's, or a report's area).
+    """
+    with request.app.state.sessions() as session:
+        db.scope.enter(session, scope)
+        yield session
+
+
 def run_in_session(request: Request, work: Callable[[Session], T]) -> T:
-    """Run ``work`` in one transaction on a new session: commit if it returns, roll back if not."""
+    """Run ``work`` in one transaction on a new session, inside the caller's scope (RLS too):
+    commit if it returns, roll back if not.
+    """
     with request.app.state.sessions() as session, session.begin():
+        db.scope.enter(session, principal_of(request).scope)
         return work(session)
+
+
+def audit_read(request: Request, *rows: dict[str, Any]) -> None:
+    """Record sensitive reads (rows from ``gridmap.audit.entry``) in a transaction of their own:
+    at once, or, while the request's read session is open, as soon as it closes (before the
+    response is sent; a failure to record fails the request).
+    """
+    pending: list[dict[str, Any]] | None = getattr(request.state, "audit_reads", None)
+    if pending is not None:
+        pending.extend(rows)
+        return
+    if rows:
+        with request.app.state.sessions() as session:
+            audit.record_read(session, *rows)
+
+
+def _write_reads(request: Request) -> None:
+    rows = request.state.audit_reads
+    request.state.audit_reads = None
+    if rows:
+        with request.app.state.sessions() as session:
+            audit.record_read(session, *rows)
 
 
 def json_bytes(body: Any) -> bytes:

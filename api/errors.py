@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.schemas.problem import PROBLEM_JSON, problem_components
@@ -15,6 +16,7 @@ from gridmap.errors import (
     ConcurrentUpdateError,
     CoordinateOutOfRangeError,
     DatabaseUnavailableError,
+    ForbiddenError,
     GridmapError,
     HierarchyError,
     IdempotencyKeyInProgressError,
@@ -27,7 +29,9 @@ from gridmap.errors import (
     NotFoundError,
     OutsideCoverageError,
     PayloadTooLargeError,
+    RateLimitedError,
     SeparationOfDutiesError,
+    UnauthorizedError,
     UnknownCodeError,
     UnknownCRSError,
     UnknownGenerationError,
@@ -52,6 +56,9 @@ STATUS_BY_ERROR: dict[type[GridmapError], int] = {
     SeparationOfDutiesError: 403,
     IdempotencyKeyReusedError: 422,
     IdempotencyKeyInProgressError: 409,
+    UnauthorizedError: 401,
+    ForbiddenError: 403,
+    RateLimitedError: 429,
 }
 TITLES_ZH: dict[str, str] = {
     "InvalidGeometryError": "几何无效",
@@ -72,6 +79,11 @@ TITLES_ZH: dict[str, str] = {
     "SeparationOfDutiesError": "核查须由处置人以外的人员进行",
     "IdempotencyKeyReusedError": "幂等键已用于不同请求",
     "IdempotencyKeyInProgressError": "相同幂等键的请求正在处理",
+    "UnauthorizedError": "未登录或登录已失效",
+    "ForbiddenError": "无权进行此操作",
+    "CSRFError": "缺少 CSRF 令牌",
+    "RateLimitedError": "请求过于频繁",
+    "AccountLockedError": "账号已临时锁定",
     "RequestValidationError": "请求参数错误",
     "HTTPException": "请求错误",
 }
@@ -98,7 +110,13 @@ def problem(status: int, code: str, detail: str, **extra: object) -> Response:
 def gridmap_problem(error: GridmapError) -> Response:
     """The problem+json answer to a gridmap error (its class decides the status)."""
     context = {k: v for k, v in error.context.items() if _jsonable(v)}
-    return problem(status_for(error), type(error).__name__, str(error), context=context)
+    response = problem(status_for(error), type(error).__name__, str(error), context=context)
+    if isinstance(error, UnauthorizedError):
+        response.headers["WWW-Authenticate"] = 'Bearer realm="gridmap"'
+    retry_after = error.context.get("retry_after_s")
+    if isinstance(error, RateLimitedError) and isinstance(retry_after, int | float):
+        response.headers["Retry-After"] = str(max(1, int(retry_after + 0.999)))
+    return response
 
 
 def validation_problem(error: RequestValidationError) -> Response:
@@ -121,8 +139,13 @@ def problem_for(error: GridmapError | RequestValidationError) -> Response:
 def install_error_handlers(app: FastAPI) -> None:
     """Render gridmap errors, validation errors and HTTP errors as one problem+json shape."""
 
-    async def on_gridmap_error(_: Request, error: Exception) -> Response:
+    async def on_gridmap_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, GridmapError)
+        if isinstance(error, UnauthorizedError) and _is_page_visit(request):
+            target = quote(
+                request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            )
+            return RedirectResponse(f"/login?next={target}", status_code=303)
         return gridmap_problem(error)
 
     async def on_validation_error(_: Request, error: Exception) -> Response:
@@ -155,6 +178,15 @@ def _document_problems(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _is_page_visit(request: Request) -> bool:
+    """A browser opening a page (not a program calling the API): send it to the login form."""
+    return (
+        request.method == "GET"
+        and "text/html" in request.headers.get("accept", "")
+        and not request.url.path.startswith(("/api/", "/open311/"))
+    )
 
 
 def _jsonable(value: object) -> bool:

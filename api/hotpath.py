@@ -9,6 +9,9 @@ documents and every other case), and hands everything else (``?generation=``, ot
 types, large bodies) to the FastAPI app unchanged.
 ``GET /livez`` (liveness, a constant) is answered here too: a probe that never waits on the
 framework, and the benchmarks' floor for what any request costs this server.
+
+Both hot paths authenticate exactly as the routes do (``Guard.from_headers``: a dict hit once a
+token has been seen, no database round trip).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from api.errors import problem_for
 from api.routers.incidents import IncidentIn, intake
 from api.routers.locate import locate_current
 from gridmap import incidents
+from gridmap.auth.access import Principal
 from gridmap.errors import GridmapError
 
 PATH = "/api/v1/locate"
@@ -49,7 +53,9 @@ class HotPaths:
             length = headers.get(b"content-length", b"")
             json_body = headers.get(b"content-type", b"").startswith(b"application/json")
             if json_body and length.isdigit() and int(length) <= MAX_INTAKE_BYTES:
-                await self._intake(headers, scope, receive, send)
+                principal = await self._principal(headers, "POST", scope, receive, send)
+                if principal is not None:
+                    await self._intake(headers, principal, scope, receive, send)
                 return
         if scope["type"] != "http" or scope["method"] != "GET":
             await self.app(scope, receive, send)
@@ -57,12 +63,21 @@ class HotPaths:
         if scope["path"] == LIVENESS:
             await _json(send, ALIVE)
             return
-        if scope["path"] != PATH:
+        params = (
+            dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+            if scope["path"] == PATH
+            else {}
+        )
+        if scope["path"] != PATH or "generation" in params:
             await self.app(scope, receive, send)
             return
-        params = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
-        if "generation" in params:
-            await self.app(scope, receive, send)
+        await self._locate(params, scope, receive, send)
+
+    async def _locate(
+        self, params: dict[str, str], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """``GET /api/v1/locate`` on the current index, for a signed-in caller."""
+        if await self._principal(dict(scope["headers"]), "GET", scope, receive, send) is None:
             return
         try:
             body = locate_current(self.state, params)
@@ -71,8 +86,27 @@ class HotPaths:
             return
         await _json(send, body)
 
+    async def _principal(
+        self, headers: dict[bytes, bytes], method: str, scope: Scope, receive: Receive, send: Send
+    ) -> Principal | None:
+        """The caller, or None after answering 401/403/429 (as the routes would)."""
+        state = self.state
+        try:
+            principal: Principal = state.guard.from_headers(
+                headers, method, state.clock(), state.sessions
+            )
+        except GridmapError as error:
+            await problem_for(error)(scope, receive, send)
+            return None
+        return principal
+
     async def _intake(
-        self, headers: dict[bytes, bytes], scope: Scope, receive: Receive, send: Send
+        self,
+        headers: dict[bytes, bytes],
+        principal: Principal,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
     ) -> None:
         """``POST /api/v1/incidents``: validate like FastAPI would, then the shared intake."""
         raw = await _body(receive)
@@ -96,7 +130,7 @@ class HotPaths:
                 raise RequestValidationError(
                     [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]
                 ) from error
-            incident, extra = await intake(self.state, body, key)
+            incident, extra = await intake(self.state, body, key, principal)
         except (GridmapError, RequestValidationError) as error:
             await problem_for(error)(scope, receive, send)
             return

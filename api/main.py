@@ -9,16 +9,28 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import install_error_handlers, problem
 from api.hotpath import HotPaths
-from api.routers import exports, incidents, locate, maps, open311, qa, units, workers
+from api.routers import (
+    audit,
+    auth,
+    exports,
+    incidents,
+    locate,
+    maps,
+    open311,
+    qa,
+    units,
+    workers,
+)
 from api.schemas.problem import problems
+from api.security import VERSIONS_REFRESH_S, Guard, PrincipalDep, current_principal
 from gridmap import __version__, db, lookup
 from gridmap import incidents as cases
 from gridmap.maps import ASSET_ROUTE
@@ -50,6 +62,16 @@ async def _refresh_index(app: FastAPI) -> None:
             newest = await asyncio.to_thread(db.generations.current, session)
         if newest != app.state.index.generation:
             app.state.index = await asyncio.to_thread(_load_index, app)
+
+
+async def _refresh_versions(app: FastAPI) -> None:
+    """Reload accounts' token versions, so a disable anywhere stops tokens here within seconds."""
+    while True:
+        await asyncio.sleep(VERSIONS_REFRESH_S)
+        try:
+            await asyncio.to_thread(app.state.guard.load, app.state.sessions)
+        except Exception:  # the next round retries; tokens keep their last known versions
+            logger.exception("reloading token versions failed")
 
 
 def escalate_tick(app: FastAPI) -> int:
@@ -156,7 +178,11 @@ def create_app(settings: Settings | None = None, *, index: lookup.Index | None =
         # A given index was loaded from this data already: skip the seconds of loading it.
         app.state.index = index if index is not None else await asyncio.to_thread(_load_index, app)
         app.state.pool = await db.session.open_async_pool(url, size=8)
-        tasks = [asyncio.create_task(_refresh_index(app))]
+        await asyncio.to_thread(app.state.guard.load, app.state.sessions)
+        tasks = [
+            asyncio.create_task(_refresh_index(app)),
+            asyncio.create_task(_refresh_versions(app)),
+        ]
         if settings.escalate_every_s > 0:
             tasks.append(asyncio.create_task(_escalate_overdue(app, settings.escalate_every_s)))
         yield
@@ -172,12 +198,24 @@ def create_app(settings: Settings | None = None, *, index: lookup.Index | None =
         lifespan=lifespan,
         docs_url=None,  # served below from vendored assets: government networks are offline
         redoc_url=None,
+        openapi_url=None,  # served below, to logged-in callers only
     )
     app.state.settings = settings
+    app.state.guard = Guard(settings)
+    if settings.benchmark_anonymous:
+        logger.warning(
+            "GRIDMAP_BENCHMARK_ANONYMOUS is on: requests without credentials act as a county "
+            "admin of everything. Only `gridmap bench` may run a server like this."
+        )
     app.state.clock = cases.now_utc  # tests swap in a controllable clock
 
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(_: PrincipalDep) -> JSONResponse:
+        """The OpenAPI 3.1 document (for logged-in callers: it is a map of the system)."""
+        return JSONResponse(app.openapi())
+
     @app.get("/docs", include_in_schema=False)
-    def docs(request: Request) -> HTMLResponse:
+    def docs(request: Request, _: PrincipalDep) -> HTMLResponse:
         """Swagger UI 5 (reads OpenAPI 3.1) from the vendored files the map pages use too."""
         root = request.scope.get("root_path", "")
         return get_swagger_ui_html(
@@ -189,7 +227,7 @@ def create_app(settings: Settings | None = None, *, index: lookup.Index | None =
         )
 
     @app.get("/redoc", include_in_schema=False)
-    def redoc(request: Request) -> HTMLResponse:
+    def redoc(request: Request, _: PrincipalDep) -> HTMLResponse:
         """ReDoc 2 from the vendored files; no Google Fonts, so nothing leaves the server."""
         root = request.scope.get("root_path", "")
         return get_redoc_html(
@@ -216,6 +254,7 @@ def create_app(settings: Settings | None = None, *, index: lookup.Index | None =
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(HotPaths, state=app.state)  # outermost: GET /locate skips the stack
+    signed_in = [Depends(current_principal)]  # 401 without a valid token or session cookie
     for router in (
         units.router,
         locate.router,
@@ -223,9 +262,12 @@ def create_app(settings: Settings | None = None, *, index: lookup.Index | None =
         incidents.router,
         workers.router,
         exports.router,
+        audit.router,
     ):
-        app.include_router(router, prefix="/api/v1")
-    app.include_router(open311.router, prefix="/open311/v2")
-    app.include_router(maps.router)  # /maps/{code} pages and /static/vendor assets
+        app.include_router(router, prefix="/api/v1", dependencies=signed_in)
+    app.include_router(auth.router, prefix="/api/v1")  # login itself is open; /me needs a token
+    app.include_router(auth.pages)
+    app.include_router(open311.router, prefix="/open311/v2")  # api_key or token, per route
+    app.include_router(maps.router, dependencies=signed_in)  # map pages, tiles, vendored assets
     install_error_handlers(app)
     return app

@@ -3,7 +3,9 @@
 One uvicorn worker serves the real app on loopback over the demo database. Two phases:
 
 1. Throughput: ``wrk`` POSTs reports in GCJ-02 (as phones send them), each with a fresh
-   Idempotency-Key, then drives ``/health`` with the same settings in the same run.
+   Idempotency-Key and a bearer token from a real login; then the same without a token (the
+   server runs in benchmark mode, where that is allowed), then ``/health``, with the same
+   settings in the same run.
 2. Retries: an asyncio client sends reports the way a phone on a bad network does: some
    requests are cut off by a client timeout and resent, some are sent twice at once, and
    409 "in progress" answers are retried. Afterwards every key must have exactly one incident
@@ -26,17 +28,20 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from benchmarks.locate import drive, drive_script
+from benchmarks.locate import BENCH_ENV, drive, drive_script, lua_headers
+from benchmarks.login import bench_account, login, retire
 from gridmap import crs, db
 from tests.servers import free_port, start_server
 
 WRK_POST = """
 local bodies = {%s}
 local run = "%s"
+local headers = %s
+headers["Content-Type"] = "application/json"
 local n = 0
 request = function()
   n = n + 1
-  local headers = {["Content-Type"] = "application/json", ["Idempotency-Key"] = run .. n}
+  headers["Idempotency-Key"] = run .. n
   return wrk.format("POST", "/api/v1/incidents", headers, bodies[n %% #bodies + 1])
 end
 """
@@ -69,7 +74,14 @@ def sample_bodies(session: Session, county: str, count: int, seed: int) -> list[
 
 
 async def retry_storm(
-    base: str, bodies: list[str], prefix: str, *, reports: int, concurrency: int, seed: int
+    base: str,
+    bodies: list[str],
+    prefix: str,
+    *,
+    reports: int,
+    concurrency: int,
+    seed: int,
+    bearer: dict[str, str],
 ) -> dict[str, Any]:
     """Send ``reports`` reports with retries and doubles; return what the client saw."""
     rng = random.Random(seed)
@@ -85,7 +97,7 @@ async def retry_storm(
             response = await client.post(
                 "/api/v1/incidents",
                 content=body.encode(),
-                headers={"Content-Type": "application/json", "Idempotency-Key": key},
+                headers={"Content-Type": "application/json", "Idempotency-Key": key, **bearer},
                 timeout=timeout,
             )
         except httpx.TimeoutException:
@@ -171,25 +183,42 @@ def run(
     if not bodies:
         raise RuntimeError(f"no households in {county}: run `gridmap demo` first")
     port = free_port()
-    server = start_server(database_url, port, env={"GRIDMAP_ESCALATE_EVERY_S": "0"})
+    username, password = bench_account(database_url)
+    server = start_server(database_url, port, env=BENCH_ENV)
     base = f"http://127.0.0.1:{port}"
-    script = WRK_POST % (", ".join(json.dumps(b, ensure_ascii=False) for b in bodies), wrk_prefix)
+    encoded = ", ".join(json.dumps(b, ensure_ascii=False) for b in bodies)
+    anon_prefix = f"bench-{run_id}-a-"
     try:
-        warm = WRK_POST % (
-            ", ".join(json.dumps(b, ensure_ascii=False) for b in bodies),
-            f"bench-{run_id}-u-",  # its own prefix: not counted, still cleaned up
-        )
+        bearer = {"Authorization": f"Bearer {login(base, username, password)}"}
+        script = WRK_POST % (encoded, wrk_prefix, lua_headers(bearer))
+        # The warm-up has its own prefix: not counted, still cleaned up.
+        warm = WRK_POST % (encoded, f"bench-{run_id}-u-", lua_headers(bearer))
         drive_script(base, warm, seconds=2, connections=connections)  # warm up, like locate
         intake = drive_script(base, script, seconds=seconds, connections=connections)
+        anonymous = drive_script(
+            base,
+            WRK_POST % (encoded, anon_prefix, lua_headers(None)),
+            seconds=seconds,
+            connections=connections,
+        )
         trivial = drive(base, ["/health"], seconds=seconds, connections=connections)
         started = time.perf_counter()
         storm = asyncio.run(
-            retry_storm(base, bodies, storm_prefix, reports=reports, concurrency=32, seed=seed)
+            retry_storm(
+                base,
+                bodies,
+                storm_prefix,
+                reports=reports,
+                concurrency=32,
+                seed=seed,
+                bearer=bearer,
+            )
         )
         storm_s = time.perf_counter() - started
     finally:
         server.terminate()
         server.wait(timeout=10)
+        retire(database_url, username)
     with Session(engine) as session, session.begin():
         written = session.execute(
             text("SELECT count(*) FROM incident WHERE idempotency_key LIKE :p"),
@@ -203,6 +232,9 @@ def run(
         "connections": connections,
         "seconds": seconds,
         "intake": {**intake, "rows_written": int(written)},
+        "anonymous": anonymous,
+        "vs_anonymous": round(intake["rps"] / anonymous["rps"], 3),
+        "p99_vs_anonymous": round(intake["p99_ms"] / anonymous["p99_ms"], 3),
         "trivial": trivial,
         "vs_trivial": round(intake["rps"] / trivial["rps"], 3),
         "intake_p99_ms": intake["p99_ms"],

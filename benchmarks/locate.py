@@ -1,8 +1,11 @@
-"""Benchmark: single-point GET /locate over HTTP next to the same server's trivial endpoint.
+"""Benchmark: single-point GET /locate over HTTP, authenticated, next to the same server's
+unauthenticated locate and its trivial endpoint.
 
 One uvicorn worker serves the real app on loopback; ``wrk`` (Debian package) drives it with a
-rotating set of points inside the demo county, then drives ``/health`` with the same settings,
-in the same run. Reported: requests/s and latency percentiles of both, and their ratio.
+rotating set of points inside the demo county, first with a bearer token from a real login,
+then without one (the server runs in benchmark mode, where that is allowed), then ``/health``,
+with the same settings, in the same run. Reported: requests/s and latency percentiles of each,
+and their ratios.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numpy as np
 import shapely
 
 # One way to start a real server, shared with the tests (benchmarks run from the checkout).
+from benchmarks.login import bench_account, login, retire
 from tests.servers import free_port, start_server
 
 WRK_DONE = """
@@ -33,17 +37,34 @@ end
 """
 WRK_GET = """
 local paths = {%s}
+local headers = %s
 local i = 0
 request = function()
   i = i %% #paths + 1
-  return wrk.format("GET", paths[i])
+  return wrk.format("GET", paths[i], headers)
 end
 """
+# The server both benchmarks start: a known secret, and anonymous requests allowed (as a
+# county admin of everything) so that one server is measured with and without tokens.
+BENCH_ENV = {"GRIDMAP_BENCHMARK_ANONYMOUS": "true", "GRIDMAP_ESCALATE_EVERY_S": "0"}
 
 
-def drive(url: str, paths: list[str], *, seconds: int, connections: int) -> dict[str, Any]:
+def lua_headers(headers: dict[str, str] | None) -> str:
+    """A Lua table literal of request headers."""
+    pairs = ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in (headers or {}).items())
+    return "{" + pairs + "}"
+
+
+def drive(
+    url: str,
+    paths: list[str],
+    *,
+    seconds: int,
+    connections: int,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Run wrk against ``paths`` (rotating GETs) and return rps and latency percentiles."""
-    script = WRK_GET % ", ".join(json.dumps(p) for p in paths)
+    script = WRK_GET % (", ".join(json.dumps(p) for p in paths), lua_headers(headers))
     return drive_script(url, script, seconds=seconds, connections=connections)
 
 
@@ -88,21 +109,28 @@ def run(
         for x, y in zip(lon[inside][:1000], lat[inside][:1000], strict=True)
     ]
     port = free_port()
-    server = start_server(database_url, port)
+    username, password = bench_account(database_url)
+    server = start_server(database_url, port, env=BENCH_ENV)
     base = f"http://127.0.0.1:{port}"
     try:
-        drive(base, paths[:50], seconds=2, connections=connections)  # warm up
-        locate = drive(base, paths, seconds=seconds, connections=connections)
+        bearer = {"Authorization": f"Bearer {login(base, username, password)}"}
+        drive(base, paths[:50], seconds=2, connections=connections, headers=bearer)  # warm up
+        locate = drive(base, paths, seconds=seconds, connections=connections, headers=bearer)
+        anonymous = drive(base, paths, seconds=seconds, connections=connections)
         trivial = drive(base, ["/health"], seconds=seconds, connections=connections)
         floor = drive(base, ["/livez"], seconds=seconds, connections=connections)
     finally:
         server.terminate()
         server.wait(timeout=10)
+        retire(database_url, username)
     return {
         "workers": 1,
         "connections": connections,
         "seconds": seconds,
-        "locate": locate,
+        "locate": locate,  # with a token: what every client does
+        "anonymous": anonymous,  # the same server without one (benchmark mode)
+        "vs_anonymous": round(locate["rps"] / anonymous["rps"], 3),
+        "p99_vs_anonymous": round(locate["p99_ms"] / anonymous["p99_ms"], 3),
         "trivial": trivial,
         "vs_trivial": round(locate["rps"] / trivial["rps"], 3),
         # /health is an ordinary FastAPI route; /livez and the locate hot path are raw ASGI

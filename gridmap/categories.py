@@ -138,3 +138,9 @@ def get(session: Session, code: str) -> CategoryView:
     if found is None:
         raise NotFoundError(f"no category {code!r}", category=code)
     return _as_view(found)
+
+
+def find(session: Session, code: str) -> CategoryView | None:
+    """One category, or None when there is none with ``code``."""
+    found = db.categories.get(session, code)
+    return None if found is None else _as_view(found)

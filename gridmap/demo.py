@@ -11,7 +11,7 @@ of the library's stack: it may use every domain module, none of them uses it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,11 @@ from sqlalchemy.orm import Session
 import shapely
 
 from gridmap import db, grids, hierarchy, incidents, lookup, workers
+from gridmap.auth import accounts
 from gridmap.crs import from_metres, to_metres
+from gridmap.errors import InvalidInputError
 from gridmap.synth import person_names, synthesize_county, uniform_inside
-from gridmap.vocabulary import OPEN_STAGES, Action, Duty, Stage, Tier, WorkerRole
+from gridmap.vocabulary import OPEN_STAGES, Action, Duty, Role, Stage, Tier, WorkerRole
 
 LIANGSHAN = "5134"  # 凉山彝族自治州: the bundled counties' adcode prefix
 DEMO_COUNTY = "513401"  # 西昌市
@@ -297,3 +299,57 @@ def load_tracks(
         times = [start + timedelta(seconds=20 * i) for i in range(len(lon))]
         fixes += workers.record_track(session, worker["id"], lon, lat, times)
     return {"walkers": len(picks), "fixes": fixes}
+
+
+def demo_accounts(session: Session, county: str) -> list[dict[str, Any]]:
+    """The demo's accounts, one per role (usernames ``<role>.<county>``), scoped to the first
+    township, village and grid worker of ``county``; the role table of docs/security.md.
+    """
+    found = db.accounts.first_primary(session, county)
+    if found is None:
+        raise InvalidInputError(f"county {county} has no grid workers yet: load the demo first")
+    worker_id, grid = found
+    scopes = {
+        Role.COUNTY_ADMIN: [county],
+        Role.TOWNSHIP_STAFF: [grid[:9]],
+        Role.VILLAGE_STAFF: [grid[:12]],
+        Role.GRID_WORKER: None,
+        Role.PLANNER: [county],
+        Role.VIEWER: [county],
+        Role.CLIENT: [county],
+    }
+    return [
+        {
+            "username": f"{role.value.split('_')[0]}.{county}",
+            "role": role,
+            "scope_codes": codes,
+            "worker_id": worker_id if role is Role.GRID_WORKER else None,
+        }
+        for role, codes in scopes.items()
+    ]
+
+
+def load_accounts(
+    session: Session, county: str, *, password: str | None = None, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Create (or, when they exist, reset) the demo accounts of ``county``; their secrets:
+    ``password`` for every account when given, else a new random one each.
+    """
+    made = []
+    for spec in demo_accounts(session, county):
+        if db.accounts.by_username(session, spec["username"]) is None:
+            _, secret = accounts.create(session, **spec, password=password, synthetic=True)
+        else:
+            _, secret = accounts.reset(
+                session, spec["username"], now=now or datetime.now(UTC), password=password
+            )
+        made.append(
+            {
+                "username": spec["username"],
+                "role": spec["role"].value,
+                "role_zh": spec["role"].zh,
+                "scope": spec["scope_codes"] or "their grids",
+                "secret": secret,
+            }
+        )
+    return made

@@ -85,3 +85,23 @@ class IdempotencyKeyInProgressError(GridmapError, RuntimeError):
 
 class InvalidInputError(GridmapError, ValueError):
     """A field value the API or CLI cannot accept (too long, malformed date, bad range)."""
+
+
+class UnauthorizedError(GridmapError, PermissionError):
+    """No credentials, or credentials that are not (or no longer) valid: log in again."""
+
+
+class ForbiddenError(GridmapError, PermissionError):
+    """The caller's role may not do this (whatever the object: scope misses are NotFoundError)."""
+
+
+class CSRFError(ForbiddenError):
+    """A cookie-authenticated write without the matching X-CSRF-Token header."""
+
+
+class RateLimitedError(GridmapError, RuntimeError):
+    """Too many requests (or login attempts) in a short time; ``retry_after_s`` says when."""
+
+
+class AccountLockedError(RateLimitedError):
+    """Repeated failed logins locked the account for a while; ``retry_after_s`` says how long."""

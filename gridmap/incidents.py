@@ -16,14 +16,16 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, cast
+from typing import Any, NotRequired, cast
 
 import numpy as np
 import orjson
 from psycopg_pool import AsyncConnectionPool
 from pydantic import ConfigDict, with_config
 from sqlalchemy.orm import Session
-from typing_extensions import TypedDict  # pydantic reads typing.TypedDict only from 3.12
+from typing_extensions import (  # pydantic reads typing.TypedDict only from 3.12
+    TypedDict,
+)
 
 from gridmap import crs, db, h3cells, lookup, workers, workflow
 from gridmap.db.scope import EVERYTHING, Scope
@@ -34,6 +36,7 @@ from gridmap.errors import (
     IdempotencyKeyReusedError,
     InvalidInputError,
     NotFoundError,
+    OutsideCoverageError,
 )
 from gridmap.vocabulary import OPEN_STAGES, Action, CaseType, InputCRS, Stage, Tier
 
@@ -45,10 +48,20 @@ MAX_DESCRIPTION = 4000
 MAX_PHOTOS = 9
 
 
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who reports: the account's name and role (for the trails) and where they may report."""
+
+    name: str
+    role: str
+    area: Scope = EVERYTHING
+
+
 @with_config(ConfigDict(extra="forbid"))
 class IncidentView(TypedDict):
     """An incident as gridmap shows it: where, what, which stage and tier, who has it, its
-    deadlines, Chinese labels and what may be done next. The API sends exactly this.
+    deadlines, Chinese labels and what may be done next. The API sends exactly this, less the
+    fields the caller's role may not see (``NotRequired``: ``gridmap.auth.access.FIELDS``).
     """
 
     id: int
@@ -63,17 +76,17 @@ class IncidentView(TypedDict):
     category_code: str
     case_type: CaseType
     description: str
-    reporter: str
+    reporter: NotRequired[str]
     source: str
     device_time: datetime | None
     gps_accuracy_m: float | None
-    photo_urls: list[str]
+    photo_urls: NotRequired[list[str]]
     stage: Stage
     tier: Tier
-    worker_id: int | None
-    department: str | None
-    handler: str | None
-    dispatcher: str | None
+    worker_id: NotRequired[int | None]
+    department: NotRequired[str | None]
+    handler: NotRequired[str | None]
+    dispatcher: NotRequired[str | None]
     reported_at: datetime
     stage_at: datetime
     stage_due: datetime | None
@@ -109,7 +122,7 @@ class IncidentEvent(TypedDict):
 class IncidentDetail(IncidentView):
     """An incident with its full audit trail."""
 
-    events: list[IncidentEvent]
+    events: NotRequired[list[IncidentEvent]]
 
 
 # The intake statement, with the reported stage's deadline rendered from the workflow's rule.
@@ -190,6 +203,7 @@ def _intake_params(
     key: str | None,
     source: str,
     synthetic: bool,
+    actor: Actor | None,
 ) -> dict[str, Any]:
     """Parameters of the one intake statement (:data:`INTAKE`)."""
     return {
@@ -215,7 +229,9 @@ def _intake_params(
         "idempotency_key": key,
         "lock_id": db.incidents.key_lock_id(key) if key is not None else 0,
         "request_hash": report.fingerprint() if key else None,
-        "actor": report.reporter or f"{source}:anonymous",
+        # The trail names accounts, never the reporter (a sensitive field of its own).
+        "actor": actor.name if actor else f"{source}:anonymous",
+        "actor_role": actor.role if actor else "system",
     }
 
 
@@ -228,15 +244,29 @@ def _prepare(
     near_boundary_m: float,
     source: str,
     synthetic: bool,
+    actor: Actor | None = None,
 ) -> dict[str, Any]:
-    """Check and locate a report (no database): the intake statement's parameters."""
+    """Check and locate a report (no database): the intake statement's parameters.
+
+    A report outside the actor's area is refused as not found, like one outside every boundary.
+    """
     check_report(report)
     _check_key(key)
     report = replace(report, crs=crs.check_crs(report.crs))  # stored by its canonical name
     where = lookup.locate_one(
         index, report.lon, report.lat, crs_name=report.crs, near_boundary_m=near_boundary_m
     )
-    return _intake_params(report, where, now=now, key=key, source=source, synthetic=synthetic)
+    if actor is not None and not actor.area.contains(
+        where.grid or where.village or where.township or where.county
+    ):
+        raise OutsideCoverageError(
+            "the point lies outside the area of your account; report it to the grid it lies in",
+            lon=report.lon,
+            lat=report.lat,
+        )
+    return _intake_params(
+        report, where, now=now, key=key, source=source, synthetic=synthetic, actor=actor
+    )
 
 
 def _created(found: dict[str, Any], params: dict[str, Any], key: str | None) -> Intake | None:
@@ -285,6 +315,7 @@ def report_incident(
     near_boundary_m: float = 30.0,
     source: str = "api",
     synthetic: bool = False,
+    actor: Actor | None = None,
 ) -> Intake:
     """Locate, assign and store one report (the caller commits); replay it if ``key`` was seen.
 
@@ -299,6 +330,7 @@ def report_incident(
         near_boundary_m=near_boundary_m,
         source=source,
         synthetic=synthetic,
+        actor=actor,
     )
     made = _created(db.incidents.intake(session, INTAKE, params), params, key)
     if made is None:
@@ -315,6 +347,7 @@ async def report_incident_fast(
     key: str | None = None,
     now: datetime | None = None,
     near_boundary_m: float = 30.0,
+    actor: Actor | None = None,
 ) -> Intake | None:
     """The HTTP hot path: :func:`report_incident` as one autocommit statement on an async pool.
 
@@ -329,6 +362,7 @@ async def report_incident_fast(
         near_boundary_m=near_boundary_m,
         source="api",
         synthetic=False,
+        actor=actor,
     )
     return _created(await db.incidents.intake_async(pool, INTAKE, params), params, key)
 
@@ -341,6 +375,7 @@ def report_many(
     now: datetime | None = None,
     near_boundary_m: float = 30.0,
     source: str = "batch",
+    actor: Actor | None = None,
 ) -> list[Intake]:
     """Store a phone's offline queue: (key, report) pairs, all or nothing.
 
@@ -358,7 +393,9 @@ def report_many(
     with session.begin_nested():  # a refused item rolls back the items before it
         for position, (key, report) in enumerate(items):
             results.append(
-                _report_item(session, index, position, key, report, now, near_boundary_m, source)
+                _report_item(
+                    session, index, position, key, report, now, near_boundary_m, source, actor
+                )
             )
     return results
 
@@ -372,11 +409,19 @@ def _report_item(
     now: datetime,
     near_boundary_m: float,
     source: str,
+    actor: Actor | None,
 ) -> Intake:
     """One item of :func:`report_many`; errors name the item's position."""
     try:
         return report_incident(
-            session, index, report, key=key, now=now, near_boundary_m=near_boundary_m, source=source
+            session,
+            index,
+            report,
+            key=key,
+            now=now,
+            near_boundary_m=near_boundary_m,
+            source=source,
+            actor=actor,
         )
     except GridmapError as error:
         error.context.setdefault("item", position)

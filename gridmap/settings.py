@@ -28,8 +28,18 @@ class Settings(BaseSettings):
     grid_rules: dict[str, dict[str, tuple[int, int]]] = Field(default_factory=dict)
     # Overdue cases climb one tier every this many seconds (0: only `gridmap incidents escalate`).
     escalate_every_s: float = Field(300.0, ge=0)
-    # Keys Open311 clients send as api_key; replace the demo key on a real deployment.
-    open311_api_keys: list[str] = Field(default_factory=lambda: ["gridmap-demo-key"])
+    # Signs access tokens (32+ characters); unset: generated once into <home>/jwt-secret.
+    jwt_secret: str | None = None
+    # Access tokens live this long; refresh tokens (server-side, revocable) 14 days.
+    access_token_ttl_s: int = Field(900, ge=60, le=86_400)
+    # Login attempts per client address per minute (then 429), besides the per-account lockout.
+    login_per_minute: int = Field(20, ge=1)
+    # Browser cookies need HTTPS (Secure) unless this is off (plain http on a laptop or a LAN).
+    secure_cookies: bool = False
+    # FOR `gridmap bench` ONLY: requests without credentials act as a county admin of
+    # everything, so one server can be measured with and without authentication in one run.
+    # Never set it on a server anyone else can reach; the server logs a warning when it is on.
+    benchmark_anonymous: bool = False
     # Tianditu (天地图) key for basemap=tianditu-vec|tianditu-img; none: those basemaps are refused.
     tianditu_key: str | None = None
     # Self-hosted {z}/{x}/{y} tile URL for basemap=custom (WGS84/CGCS2000 tiles; GCJ-02 refused).

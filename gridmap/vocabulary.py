@@ -273,3 +273,61 @@ class TileLayer(Term):
 
     GRIDS = "grids", "网格", "Grids"
     HOUSEHOLDS = "households", "住户", "Households"
+
+
+# -- accounts and access -----------------------------------------------------------------------
+
+
+class Role(Term):
+    """What an account is (角色); ``gridmap.auth.access`` says what each may do and see."""
+
+    COUNTY_ADMIN = "county_admin", "县级管理员", "County administrator"
+    TOWNSHIP_STAFF = "township_staff", "乡镇(街道)工作人员", "Township staff"
+    VILLAGE_STAFF = "village_staff", "村(社区)工作人员", "Village staff"
+    GRID_WORKER = "grid_worker", "网格员", "Grid worker"
+    PLANNER = "planner", "规划人员", "Planner"
+    VIEWER = "viewer", "只读用户", "Viewer"
+    CLIENT = "client", "接口客户端", "API client"
+
+
+class Sensitivity(Term):
+    """How personal a field is (数据分级): who may see it is ``gridmap.auth.access.SEES``."""
+
+    PUBLIC = "public", "公开", "Public"
+    INTERNAL = "internal", "内部", "Internal"
+    SENSITIVE = "sensitive", "敏感", "Sensitive"
+
+
+class Permission(Term):
+    """Things an account may do (权限); roles hold sets of them (``gridmap.auth.access.GRANTS``)."""
+
+    READ_INCIDENTS = "read_incidents", "查看事件", "Read incidents"
+    REPORT = "report", "上报事件", "Report incidents"
+    ACCEPT = "accept", "立案", "Accept or reject cases"
+    DISPATCH = "dispatch", "派遣", "Dispatch cases"
+    HANDLE = "handle", "处置", "Handle, resolve or return cases"
+    VERIFY = "verify", "核查结案", "Verify and close cases"
+    RATE = "rate", "评价", "Rate cases"
+    ESCALATE = "escalate", "升级", "Escalate cases"
+    REOPEN = "reopen", "重办", "Reopen cases"
+    READ_WORKERS = "read_workers", "查看网格员", "Read workers"
+    EDIT_WORKERS = "edit_workers", "管理网格员", "Edit workers and their grids"
+    RECORD_POSITIONS = "record_positions", "上传轨迹", "Record GPS positions"
+    EDIT_CATEGORIES = "edit_categories", "配置事件分类", "Edit the category catalogue"
+    READ_QA = "read_qa", "质量检查", "Read boundary QA"
+    EXPORT = "export", "导出", "Run exports"
+    READ_AUDIT = "read_audit", "查看审计日志", "Read the audit log"
+    DRAFT_PLANS = "draft_plans", "编制调整方案", "Draft boundary plans"
+    APPLY_PLANS = "apply_plans", "实施调整方案", "Apply boundary plans"
+
+
+class AuditAction(Term):
+    """What an audit row records (审计类别)."""
+
+    CREATE = "create", "新增", "Create"
+    UPDATE = "update", "修改", "Update"
+    READ = "read", "查阅敏感数据", "Sensitive read"
+    LOGIN = "login", "登录", "Login"
+    LOGIN_FAILED = "login_failed", "登录失败", "Failed login"
+    LOGOUT = "logout", "退出", "Logout"
+    DISABLE = "disable", "停用", "Disable"

@@ -11,13 +11,15 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, NotRequired, cast
 
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import ConfigDict, with_config
 from sqlalchemy.orm import Session
-from typing_extensions import TypedDict  # pydantic reads typing.TypedDict only from 3.12
+from typing_extensions import (  # pydantic reads typing.TypedDict only from 3.12
+    TypedDict,
+)
 
 import shapely
 
@@ -46,18 +48,20 @@ class WorkerGridView(TypedDict):
 
 @with_config(ConfigDict(extra="forbid"))
 class WorkerView(TypedDict):
-    """A worker as gridmap shows it: roster data, last known position, grids."""
+    """A worker as gridmap shows it: roster data, last known position, grids; less what the
+    caller's role may not see (``NotRequired``: ``gridmap.auth.access.FIELDS``).
+    """
 
     id: int
     county_code: str
-    name: str
-    phone: str
+    name: NotRequired[str]
+    phone: NotRequired[str]
     role: WorkerRole
     on_duty: bool
     synthetic: bool
-    last_seen: datetime | None
-    lon: float | None
-    lat: float | None
+    last_seen: NotRequired[datetime | None]
+    lon: NotRequired[float | None]
+    lat: NotRequired[float | None]
     role_zh: str
     grids: list[WorkerGridView]
 

@@ -35,6 +35,7 @@ from gridmap import db, hierarchy, lookup
 from gridmap.db import migrations
 from gridmap.errors import DatabaseUnavailableError
 from gridmap.settings import Settings
+from tests import identities
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
@@ -133,6 +134,8 @@ def load_demo(url: str) -> None:
     with Session(engine) as session, session.begin():
         demo.load_synthetic_county(session, DEMO_COUNTY, seed=DEMO_SEED)
         demo.load_workers(session, DEMO_COUNTY, seed=DEMO_SEED)
+    with Session(engine) as session, session.begin():
+        identities.create_accounts(session, DEMO_COUNTY)
     engine.dispose()
 
 
@@ -306,8 +309,11 @@ def demo_url(demo_copy: Callable[[], AbstractContextManager[str]]) -> Iterator[s
 
 
 @contextmanager
-def app_client(url: str, index: lookup.Index | None = None) -> Iterator[TestClient]:
+def app_client(
+    url: str, index: lookup.Index | None = None, *, as_user: str | None = identities.DEFAULT
+) -> Iterator[TestClient]:
     """An HTTP client on the real app (lifespan run) over ``url``; ``index`` skips loading it.
+    It sends ``as_user``'s token on every request (None: anonymous).
 
     The escalation schedule is off: tests drive it with ``api.main.escalate_tick``.
     """
@@ -315,8 +321,11 @@ def app_client(url: str, index: lookup.Index | None = None) -> Iterator[TestClie
 
     from api.main import create_app
 
-    app = create_app(Settings(database_url=url, escalate_every_s=0), index=index)
+    settings = Settings(database_url=url, escalate_every_s=0, jwt_secret=identities.SECRET)
+    app = create_app(settings, index=index)
     with TestClient(app) as test_client:
+        if as_user is not None:
+            test_client.headers.update(identities.bearer(url, as_user))
         yield test_client
 
 
@@ -418,6 +427,22 @@ class JoinedSessions:
         self._connection = connection
         self._turn = threading.Lock()
 
+    @property
+    def connection(self) -> Connection:
+        """The test's connection; use it only inside :meth:`turn`."""
+        return self._connection
+
+    @contextmanager
+    def turn(self) -> Iterator[Connection]:
+        """The connection, for the test's own statements, while the app's threads (requests,
+        the index and token-version refreshes) wait their turn."""
+        if not self._turn.acquire(timeout=self.WAIT_S):
+            raise RuntimeError("the app kept the test's connection too long")
+        try:
+            yield self._connection
+        finally:
+            self._turn.release()
+
     @contextmanager
     def __call__(self) -> Iterator[Session]:
         if not self._turn.acquire(timeout=self.WAIT_S):
@@ -432,6 +457,11 @@ class JoinedSessions:
                 expire_on_commit=False,  # as db.session.sessionmaker_for
             ) as session:
                 yield session
+            # db.scope.enter's settings are transaction-local, and this transaction outlives
+            # the app's session: drop them so the test's own queries run as the owner again.
+            self._connection.exec_driver_sql(
+                "RESET ROLE; SELECT set_config('gridmap.scope', '', true)"
+            )
         finally:
             self._turn.release()
 

@@ -71,9 +71,14 @@ def start_server(
 
 @contextmanager
 def serving(database_url: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """A server on ``database_url`` for the ``with`` block: yields its base URL, then stops it."""
+    """A server on ``database_url`` for the ``with`` block: yields its base URL, then stops it.
+    It signs tokens with the tests' secret (``tests.identities.bearer`` mints for it)."""
+    from tests import identities
+
     port = free_port()
-    process = start_server(database_url, port, env=env)
+    process = start_server(
+        database_url, port, env={"GRIDMAP_JWT_SECRET": identities.SECRET, **(env or {})}
+    )
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -69,7 +69,7 @@ def test_intake_locates_assigns_and_audits(demo_tx, demo_index, grid_points) -> 
     assert case["stage_due"] == T0 + timedelta(hours=168 * 0.05)
     stored = incidents.get(demo_tx, case["id"])
     assert [e["action"] for e in stored["events"]] == ["report"]
-    assert stored["events"][0]["actor"] == "张三"
+    assert stored["events"][0]["actor"] == "api:anonymous"  # accounts, never the reporter
     assert stored["lon"] == pytest.approx(lon, abs=1e-9)
     cell = demo_tx.execute(
         text("SELECT h3_cell FROM incident WHERE id = :i"), {"i": case["id"]}

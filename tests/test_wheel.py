@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Iterator
@@ -159,8 +160,9 @@ def test_bench_explains_it_needs_a_checkout(venv: Path, outside: Path) -> None:
 
 
 @pytest.fixture
-def served(venv: Path, outside: Path, scratch_url: str) -> Iterator[str]:
-    """``gridmap demo`` of 东城区 on a scratch database, then ``gridmap serve`` on it."""
+def served(venv: Path, outside: Path, scratch_url: str) -> Iterator[tuple[str, str, str]]:
+    """``gridmap demo`` of 东城区 on a scratch database, then ``gridmap serve`` on it: its base
+    URL, and the username and password the demo printed for its county admin."""
     demo = gridmap(
         venv, outside, "demo", "--county", COUNTY, "--prefix", COUNTY, "--json", url=scratch_url
     )
@@ -168,6 +170,7 @@ def served(venv: Path, outside: Path, scratch_url: str) -> Iterator[str]:
     summary = json.loads(demo.stdout)
     assert summary["import"]["features"] == 1 and summary["import"]["counties"] == [COUNTY]
     assert summary["synthetic"]["households"] > 0 and summary["grids"]["grids"] > 0
+    admin = next(a for a in summary["accounts"] if a["role"] == "county_admin")
 
     port = free_port()
     log = (outside / "serve.log").open("w")
@@ -181,7 +184,7 @@ def served(venv: Path, outside: Path, scratch_url: str) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(server, base, outside / "serve.log")
-        yield base
+        yield base, admin["username"], admin["secret"]
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -202,34 +205,44 @@ def wait_until_up(server: subprocess.Popen[bytes], base: str, log: Path) -> None
     pytest.fail(f"gridmap serve did not answer within 60 s: {log.read_text()}")
 
 
-def get(url: str) -> tuple[int, bytes]:
-    """Status and body of a GET."""
-    with urllib.request.urlopen(url, timeout=30) as answer:
+def get(url: str, token: str) -> tuple[int, bytes]:
+    """Status and body of a GET with a bearer token."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
         return answer.status, answer.read()
 
 
+def log_in(base: str, username: str, password: str) -> str:
+    """An access token from the served app's login."""
+    form = urllib.parse.urlencode({"username": username, "password": password}).encode()
+    with urllib.request.urlopen(f"{base}/api/v1/auth/token", data=form, timeout=30) as answer:
+        return str(json.load(answer)["access_token"])
+
+
 def test_installed_wheel_runs_demo_locate_and_serves_docs(
-    venv: Path, outside: Path, scratch_url: str, served: str
+    venv: Path, outside: Path, scratch_url: str, served: tuple[str, str, str]
 ) -> None:
+    served_url, username, password = served
+    token = log_in(served_url, username, password)
     located = gridmap(venv, outside, "locate", *FORBIDDEN_CITY, "--json", url=scratch_url)
     assert located.returncode == 0, located.stderr
     where = json.loads(located.stdout)
     assert where["county"] == COUNTY and where["names"]["county"] == "东城区"
     assert where["grid"].startswith(COUNTY) and len(where["grid"]) == 15
 
-    status, body = get(f"{served}/openapi.json")
+    status, body = get(f"{served_url}/openapi.json", token)
     assert status == 200 and json.loads(body)["openapi"].startswith("3.1")
     for page, script in (
         ("/docs", "swagger-ui/swagger-ui-bundle.js"),
         ("/redoc", "redoc/redoc.standalone.js"),
     ):
-        status, body = get(served + page)
+        status, body = get(served_url + page, token)
         html = body.decode()
         assert status == 200
         assert maps.external_urls(html) == [], page
         assets = [url for url in maps.page_urls(html) if url.startswith(maps.ASSET_ROUTE + "/")]
         assert f"{maps.ASSET_ROUTE}/{script}" in assets
         for asset in assets:
-            status, content = get(served + asset)
+            status, content = get(served_url + asset, token)
             vendored = maps.VENDOR_DIR / asset.removeprefix(maps.ASSET_ROUTE + "/")
             assert status == 200 and content == vendored.read_bytes(), asset

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from importlib.util import find_spec
 from typing import Any
@@ -141,15 +140,6 @@ async def read_form(request: Request) -> dict[str, str]:
     if any("\x00" in key or "\x00" in value for key, value in fields.items()):
         raise Open311Error(400, "fields may not contain NUL characters")  # text columns refuse it
     return fields
-
-
-def check_key(key: str | None, keys: Sequence[str]) -> None:
-    """403 unless ``api_key`` is one of the configured Open311 ``keys`` (constant-time
-    compare).
-    """
-    given = (key or "").encode()
-    if not given or not any(secrets.compare_digest(given, k.encode()) for k in keys):
-        raise Open311Error(403, "api_key is missing or invalid")
 
 
 def _coordinate(fields: Mapping[str, str], name: str) -> float:

@@ -8,15 +8,31 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from api.deps import SessionDep
+from api.deps import SessionDep, audit_read
 from api.schemas.problem import BINARY, COMMON, TEXT, problems
-from gridmap import exports
+from api.security import PrincipalDep
+from gridmap import audit, exports
+from gridmap.auth.access import Principal
+from gridmap.errors import ForbiddenError, NotFoundError
+from gridmap.vocabulary import AuditAction, Permission, Sensitivity
 
-router = APIRouter(tags=["exports 成果导出"], responses=COMMON | problems(404))
+router = APIRouter(tags=["exports 成果导出"], responses=COMMON | problems(403, 404))
+
+
+def _check_county(principal: Principal, county: str, *, whole: bool) -> None:
+    """A well-formed code (422 otherwise), EXPORT permission, and the county in the caller's
+    area (``whole``: all of it).
+    """
+    exports.check_county(county)
+    principal.require(Permission.EXPORT)
+    inside = principal.scope.covers(county) if whole else principal.scope.touches(county)
+    if not inside:
+        raise NotFoundError(f"no county {county} in your area", code=county)
+
 
 FORMATS = ", ".join(exports.FORMATS)
 
@@ -53,8 +69,10 @@ def _send(make: Callable[[Path], exports.Download]) -> FileResponse:
     },
 )
 def export_county(
+    request: Request,
     county: str,
     fmt: str,
+    principal: PrincipalDep,
     session: SessionDep,
     crs: Annotated[
         str | None,
@@ -73,12 +91,43 @@ def export_county(
     """Counties, townships, villages, grids, workers and incidents (households on request) of one
     county as ``gpkg``, ``kml``, or a zip of ``shp`` (a zip per layer), ``geojson``, ``csv`` or
     ``parquet`` files; field aliases in Chinese and English come with every format.
+
+    Needs the whole county in the caller's area. Fields and layers follow the caller's role:
+    without access to sensitive data there are no worker or household points and no reporters
+    (the grids layer still carries households and persons per grid).
     """
-    return _send(
+    _check_county(principal, county, whole=True)
+    if households and not principal.sees(Sensitivity.SENSITIVE):
+        raise ForbiddenError(
+            f"household points are sensitive data your role {principal.role.value} may not "
+            "export; the grids layer carries households and persons per grid",
+            role=principal.role.value,
+        )
+    response = _send(
         lambda workdir: exports.export_download(
-            session, county, fmt, workdir, crs=crs, households=households, encoding=encoding
+            session,
+            county,
+            fmt,
+            workdir,
+            crs=crs,
+            households=households,
+            encoding=encoding,
+            role=principal.role,
         )
     )
+    if principal.sees(Sensitivity.SENSITIVE):
+        audit_read(
+            request,
+            audit.entry(
+                principal,
+                AuditAction.READ,
+                "export",
+                f"{county}.{fmt}",
+                county=county,
+                detail={"households": households, "layers": ["workers", "incidents"]},
+            ),
+        )
+    return response
 
 
 @router.get(
@@ -95,6 +144,7 @@ def export_county(
 def export_summary(
     county: str,
     fmt: str,
+    principal: PrincipalDep,
     session: SessionDep,
     level: Annotated[
         str | None,
@@ -106,8 +156,9 @@ def export_summary(
     lang: Annotated[str, Query(description="zh or en column headers / 表头语言")] = "zh",
 ) -> FileResponse:
     """Households, persons, grids, workers and incidents by stage for every township or village
-    of a county, as ``csv`` or ``xlsx``.
+    of a county, as ``csv`` or ``xlsx`` (aggregates only: no personal data).
     """
+    _check_county(principal, county, whole=False)
     return _send(
         lambda workdir: exports.summary_download(
             session, county, fmt, workdir, level=level, lang=lang

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, Field, FiniteFloat
+from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field, FiniteFloat
 
 from api.deps import (
     CRS,
@@ -18,6 +18,7 @@ from api.deps import (
     PageDep,
     SessionDep,
     Text,
+    audit_read,
     json_response,
     now,
     parse_bbox,
@@ -32,9 +33,11 @@ from api.schemas.incidents import (
     IncidentView,
 )
 from api.schemas.problem import COMMON, problems
-from gridmap import categories, incidents
-from gridmap.errors import PayloadTooLargeError
-from gridmap.vocabulary import CaseType, Stage, Tier
+from api.security import PrincipalDep
+from gridmap import audit, categories, incidents
+from gridmap.auth.access import ACTION_NEEDS, Principal
+from gridmap.errors import NotFoundError, PayloadTooLargeError
+from gridmap.vocabulary import Action, AuditAction, CaseType, Permission, Sensitivity, Stage, Tier
 
 router = APIRouter(tags=["incidents 事件"], responses=COMMON)
 
@@ -82,9 +85,10 @@ class BatchIn(BaseModel):
 
 
 class ActionIn(BaseModel):
-    """Who acts, why, and the action's own fields."""
+    """Why, and the action's own fields; who acts is the logged-in account, never the body."""
 
-    actor: Text = Field(min_length=1, max_length=200, description="who acts / 操作人")
+    model_config = ConfigDict(extra="forbid")
+
     note: Text = Field("", max_length=4000, description="reason or feedback / 意见")
     rating: int | None = Field(None, ge=1, le=5, description="rate: 1–5 / 满意度")
     worker_id: int | None = Field(
@@ -132,6 +136,7 @@ class CategoryIn(BaseModel):
 async def report(
     body: IncidentIn,
     request: Request,
+    principal: PrincipalDep,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -143,35 +148,50 @@ async def report(
     """Locate the report to county, township, village and grid, assign the grid's worker, store
     it with its first audit row. Send an ``Idempotency-Key`` so retries never duplicate.
     """
-    incident, headers = await intake(request.app.state, body, idempotency_key)
+    incident, headers = await intake(request.app.state, body, idempotency_key, principal)
     return json_response(incident, 201, headers)
 
 
+def actor_of(principal: Principal) -> incidents.Actor:
+    """The reporter as the intake records it: the account, and where it may report."""
+    return incidents.Actor(
+        name=principal.username, role=principal.role.value, area=principal.report_scope
+    )
+
+
 async def intake(
-    state: Any, body: IncidentIn, key: str | None
+    state: Any, body: IncidentIn, key: str | None, principal: Principal
 ) -> tuple[incidents.IncidentView, dict[str, str]]:
     """Store one report (or replay it) and return the incident with the response headers;
     shared by the route above and the raw ASGI hot path in ``api/hotpath.py``.
     """
+    principal.require(Permission.REPORT)
+    actor = actor_of(principal)
     report = body.to_report()
     at = state.clock()
     near_m = state.settings.near_boundary_m
     found = await incidents.report_incident_fast(
-        state.pool, state.index, report, key=key, now=at, near_boundary_m=near_m
+        state.pool, state.index, report, key=key, now=at, near_boundary_m=near_m, actor=actor
     )
     if found is None:  # a retry: compare with the stored report and replay it
 
         def replay() -> incidents.Intake:
             with state.sessions() as session, session.begin():
                 return incidents.report_incident(
-                    session, state.index, report, key=key, now=at, near_boundary_m=near_m
+                    session,
+                    state.index,
+                    report,
+                    key=key,
+                    now=at,
+                    near_boundary_m=near_m,
+                    actor=actor,
                 )
 
         found = await run_in_threadpool(replay)
     headers = {"Location": f"/api/v1/incidents/{found.incident['id']}"}
     if not found.created:
         headers["Idempotent-Replayed"] = "true"
-    return found.incident, headers
+    return principal.redact("incident", found.incident), headers
 
 
 @router.post(
@@ -180,7 +200,7 @@ async def intake(
     response_model=BatchResult,
     responses=problems(404, 413, notes={404: "an item lies outside every boundary"}),
 )
-def report_batch(body: BatchIn, request: Request) -> Response:
+def report_batch(body: BatchIn, request: Request, principal: PrincipalDep) -> Response:
     """Store a phone's queued reports, all or nothing: resending a batch creates nothing twice,
     and one bad item refuses the batch naming its position.
     """
@@ -189,18 +209,37 @@ def report_batch(body: BatchIn, request: Request) -> Response:
             f"{len(body.items)} reports exceed the limit of {MAX_BATCH} per batch; split it",
             limit=MAX_BATCH,
         )
+    principal.require(Permission.REPORT)
     state = request.app.state
     items = [(item.key, item.to_report()) for item in body.items]
-    results = run_in_session(
-        request,
-        lambda session: incidents.report_many(
+
+    def work(session: Any) -> list[incidents.Intake]:
+        stored = incidents.report_many(
             session,
             state.index,
             items,
             now=now(request),
             near_boundary_m=state.settings.near_boundary_m,
-        ),
-    )
+            actor=actor_of(principal),
+        )
+        audit.record(
+            session,
+            *(
+                audit.entry(
+                    principal,
+                    AuditAction.CREATE,
+                    "incident",
+                    r.incident["id"],
+                    county=r.incident["county_code"],
+                    after={"grid_code": r.incident["grid_code"], "stage": r.incident["stage"]},
+                )
+                for r in stored
+                if r.created
+            ),
+        )
+        return stored
+
+    results = run_in_session(request, work)
     summary = {
         "count": len(results),
         "created": sum(r.created for r in results),
@@ -222,6 +261,7 @@ def report_batch(body: BatchIn, request: Request) -> Response:
 @router.get("/incidents", summary="List incidents / 事件列表", response_model=IncidentPage)
 def list_incidents(
     request: Request,
+    principal: PrincipalDep,
     session: SessionDep,
     page: PageDep,
     county: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
@@ -241,9 +281,11 @@ def list_incidents(
     bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat")] = None,
     worker_id: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
 ) -> Response:
-    """Incidents matching every filter, newest first, paged."""
+    """Incidents matching every filter in the caller's area, newest first, paged."""
+    principal.require(Permission.READ_INCIDENTS)
     total, items = incidents.search(
         session,
+        scope=principal.scope,
         now=now(request),
         overdue=overdue,
         county=county,
@@ -257,9 +299,26 @@ def list_incidents(
         limit=page.limit,
         offset=page.offset,
     )
+    _audit_reporters(request, principal, [i["id"] for i in items])
+    shown = [principal.redact("incident", i) for i in items]
     return json_response(
-        {"total": total, "limit": page.limit, "offset": page.offset, "items": items}
+        {"total": total, "limit": page.limit, "offset": page.offset, "items": shown}
     )
+
+
+def _audit_reporters(request: Request, principal: Principal, ids: list[int]) -> None:
+    """A read that showed reporters (sensitive) leaves an audit row naming the incidents."""
+    if ids and principal.sees(Sensitivity.SENSITIVE):
+        audit_read(
+            request,
+            audit.entry(
+                principal,
+                AuditAction.READ,
+                "incident",
+                ids[0] if len(ids) == 1 else None,
+                detail={"ids": ids[:1000], "fields": ["reporter", "photo_urls"]},
+            ),
+        )
 
 
 @router.get(
@@ -269,6 +328,7 @@ def list_incidents(
     responses=problems(404),
 )
 def hotspots(
+    principal: PrincipalDep,
     session: SessionDep,
     county: Annotated[str, Query(pattern=r"^\d{6}$")],
     month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (China time)")],
@@ -278,8 +338,18 @@ def hotspots(
     """Counts per H3 cell, grid and category for the month, growth over the month before, and
     the places where the same kind of incident keeps coming back.
     """
+    principal.require(Permission.READ_INCIDENTS)
+    if not principal.scope.touches(county):
+        raise NotFoundError(f"no county {county} in your area", code=county)
     return json_response(
-        incidents.hotspots(session, county=county, month=month, resolution=resolution, top=top)
+        incidents.hotspots(
+            session,
+            county=county,
+            month=month,
+            resolution=resolution,
+            top=top,
+            scope=principal.scope,
+        )
     )
 
 
@@ -290,10 +360,18 @@ def hotspots(
     responses=problems(404),
 )
 def get_incident(
-    request: Request, session: SessionDep, incident_id: Annotated[int, Path(ge=1, le=MAX_BIGINT)]
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    incident_id: Annotated[int, Path(ge=1, le=MAX_BIGINT)],
 ) -> Response:
-    """The incident with its full audit trail (who, when, from, to, note)."""
-    return json_response(incidents.get(session, incident_id, now=now(request)))
+    """The incident with its full audit trail (who, when, from, to, note); 404 outside the
+    caller's area, exactly as for an id that does not exist.
+    """
+    principal.require(Permission.READ_INCIDENTS)
+    found = incidents.get(session, incident_id, scope=principal.scope, now=now(request))
+    _audit_reporters(request, principal, [incident_id])
+    return json_response(principal.redact("incident", found))
 
 
 @router.post(
@@ -312,6 +390,7 @@ def get_incident(
 )
 def act(
     request: Request,
+    principal: PrincipalDep,
     body: ActionIn,
     incident_id: Annotated[int, Path(ge=1, le=MAX_BIGINT)],
     action: Annotated[
@@ -323,24 +402,60 @@ def act(
         ),
     ],
 ) -> Response:
-    """Move the case along the workflow; 409 lists the allowed actions when this one is not."""
-    return json_response(
-        run_in_session(
-            request,
-            lambda session: incidents.act(
-                session,
-                incident_id,
-                action,
-                actor=body.actor,
-                note=body.note,
-                rating=body.rating,
-                worker_id=body.worker_id,
-                department=body.department,
-                expected_version=body.version,
-                now=now(request),
-            ),
-        )
+    """Move the case along the workflow as the logged-in account (the trail records it); 409
+    lists the allowed actions when this one is not, 403 when the role may not take it.
+    """
+    wanted = Action.parse(action)
+    needed = ACTION_NEEDS.get(wanted)
+    if needed is None:  # report: only intake opens a case
+        principal.require(Permission.ACCEPT)  # nobody holds report-as-action; names the rule
+    else:
+        principal.require(needed)
+    done = run_in_session(
+        request,
+        lambda session: _act(session, principal, incident_id, wanted, body, now(request)),
     )
+    return json_response(principal.redact("incident", done))
+
+
+def _act(
+    session: Any,
+    principal: Principal,
+    incident_id: int,
+    action: Action,
+    body: ActionIn,
+    at: Any,
+) -> incidents.IncidentDetail:
+    """One workflow action in the caller's scope, with its audit-log row."""
+    before = incidents.get(session, incident_id, scope=principal.scope, now=at)
+    after = incidents.act(
+        session,
+        incident_id,
+        action,
+        actor=principal.username,
+        note=body.note,
+        rating=body.rating,
+        worker_id=body.worker_id,
+        department=body.department,
+        expected_version=body.version,
+        now=at,
+        scope=principal.scope,
+    )
+    keep = ("stage", "tier", "worker_id", "department", "rating", "version")
+    audit.record(
+        session,
+        audit.entry(
+            principal,
+            AuditAction.UPDATE,
+            "incident",
+            incident_id,
+            county=after["county_code"],
+            before={k: before.get(k) for k in keep},
+            after={k: after.get(k) for k in keep},
+            detail={"action": action.value, "note": body.note},
+        ),
+    )
+    return after
 
 
 @router.get(
@@ -360,11 +475,31 @@ def list_categories(session: SessionDep) -> Response:
 )
 def put_category(
     request: Request,
+    principal: PrincipalDep,
     body: CategoryIn,
     code: Annotated[str, Path(pattern=r"^\d{2}(\d{2})?$")],
 ) -> Response:
-    """Create or replace one category's rules (2 digits: 大类; 4 digits: 小类 under it)."""
+    """Create or replace one category's rules (2 digits: 大类; 4 digits: 小类 under it); county
+    admins only.
+    """
+    principal.require(Permission.EDIT_CATEGORIES)
     row = {"code": code, **body.model_dump()}
-    run_in_session(request, lambda session: categories.put(session, [row]))
-    with request.app.state.sessions() as session:
-        return json_response(categories.get(session, code))
+
+    def work(session: Any) -> categories.CategoryView:
+        before = categories.find(session, code)
+        categories.put(session, [row])
+        after = categories.get(session, code)
+        audit.record(
+            session,
+            audit.entry(
+                principal,
+                AuditAction.UPDATE if before else AuditAction.CREATE,
+                "category",
+                code,
+                before=before,
+                after=after,
+            ),
+        )
+        return after
+
+    return json_response(run_in_session(request, work))

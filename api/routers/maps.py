@@ -8,10 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep, audit_read
 from api.schemas.problem import BINARY, COMMON, TEXT, problems
-from gridmap import maps
-from gridmap.vocabulary import Basemap, Language, TileLayer
+from api.security import PrincipalDep
+from gridmap import audit, maps
+from gridmap.errors import ForbiddenError, NotFoundError
+from gridmap.vocabulary import AuditAction, Basemap, Language, Sensitivity, TileLayer
 
 router = APIRouter(tags=["maps 地图"], responses=COMMON | problems(404))
 
@@ -28,6 +30,7 @@ ASSET_MAX_AGE_S = 7 * 24 * 3600  # vendored files change only with a new gridmap
 def unit_map(
     code: str,
     request: Request,
+    principal: PrincipalDep,
     session: SessionDep,
     settings: SettingsDep,
     basemap: Annotated[
@@ -38,7 +41,13 @@ def unit_map(
 ) -> Response:
     """A county (6 digits), township (9), village (12) or grid (15) with its children, grids
     coloured by households, incidents, heat map and on-duty workers, as one HTML page.
+
+    Only units that overlap the caller's area; incidents and workers only inside it; worker and
+    household points only for roles that see sensitive data.
     """
+    if not code.isascii() or not code.isdigit() or not principal.scope.touches(code):
+        maps.code_level(code)  # a malformed code says so (422); a well-formed one is not found
+        raise NotFoundError(f"no unit {code} in your area", code=code)
     page = maps.render(
         maps.unit_map(
             session,
@@ -49,8 +58,15 @@ def unit_map(
             tile_url=settings.tile_url,
             lang=lang,
             tile_route=request.scope.get("root_path", "") + maps.TILE_ROUTE,
+            scope=principal.scope,
+            role=principal.role,
         )
     ).encode()
+    if principal.sees(Sensitivity.SENSITIVE):  # the page shows on-duty workers' positions
+        audit_read(
+            request,
+            audit.entry(principal, AuditAction.READ, "map", code, detail={"layers": ["workers"]}),
+        )
     headers = {"Vary": "Accept-Encoding", "Cache-Control": "no-cache"}
     # The app has no compression middleware; the embedded GeoJSON shrinks about fivefold.
     if len(page) >= GZIP_MIN_BYTES and "gzip" in request.headers.get("accept-encoding", ""):
@@ -66,15 +82,40 @@ def unit_map(
     responses={200: {"content": {"application/vnd.mapbox-vector-tile": BINARY}}},
 )
 def vector_tile(
+    request: Request,
     layer: TileLayer,
     z: int,
     x: int,
     y: int,
+    principal: PrincipalDep,
     session: SessionDep,
     under: Annotated[str, Query(description="only units under this code / 上级编码")] = "",
 ) -> Response:
-    """A Mapbox vector tile (EPSG:3857) of current grids or of households, cut by PostGIS."""
-    body = maps.vector_tile(session, layer, z, x, y, under=under)
+    """A Mapbox vector tile (EPSG:3857) of current grids or of households, cut by PostGIS.
+
+    Household points are sensitive: only for roles that see them, only inside their area.
+    """
+    if layer is TileLayer.HOUSEHOLDS and not principal.sees(Sensitivity.SENSITIVE):
+        raise ForbiddenError(
+            f"household points are sensitive data your role {principal.role.value} may not "
+            "see; the grids layer carries households per grid",
+            role=principal.role.value,
+        )
+    body = maps.vector_tile(
+        session,
+        layer,
+        z,
+        x,
+        y,
+        under=under,
+        scope=principal.scope,
+        names=principal.sees(Sensitivity.INTERNAL),
+    )
+    if layer is TileLayer.HOUSEHOLDS and body:
+        audit_read(
+            request,
+            audit.entry(principal, AuditAction.READ, "household", None, detail={"tile": [z, x, y]}),
+        )
     return Response(
         body,
         media_type="application/vnd.mapbox-vector-tile",

@@ -14,14 +14,41 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import now
+from api.deps import now, session_in
 from api.open311 import arguments, documents
 from api.open311.errors import Open311Error
 from api.open311.formats import RESPONSES, serve
-from gridmap import categories, incidents
-from gridmap.errors import InvalidInputError
+from api.routers.incidents import actor_of
+from gridmap import audit, categories, incidents
+from gridmap.auth.access import Principal
+from gridmap.errors import InvalidInputError, UnauthorizedError
+from gridmap.vocabulary import AuditAction, Permission
 
 router = APIRouter(tags=["open311"], responses=RESPONSES)
+
+
+def _caller(request: Request, api_key: str | None) -> Principal:
+    """An API client by its ``api_key`` (the GeoReport way), else a token or session cookie
+    like every other route; 401 without either.
+    """
+    state = request.app.state
+    if api_key:
+        principal: Principal = state.guard.client(api_key, state.sessions)
+    else:
+        try:
+            principal = state.guard.from_headers(
+                dict(request.scope["headers"]), request.method, state.clock(), state.sessions
+            )
+        except UnauthorizedError as error:
+            raise UnauthorizedError(
+                f"send api_key (an API client's key) or a bearer token: {error}"
+            ) from None
+    principal.require(Permission.READ_INCIDENTS)
+    return principal
+
+
+def _query_key(request: Request) -> str | None:
+    return request.query_params.get("api_key")
 
 
 @router.get("/discovery.{format}", summary="Service discovery")
@@ -44,6 +71,7 @@ async def services(request: Request, format: str) -> Response:
             return documents.services(categories.catalogue(session))
 
     async def work() -> list[dict[str, Any]]:
+        await run_in_threadpool(_caller, request, _query_key(request))
         arguments.jurisdiction(request.query_params.get("jurisdiction_id"), _names(request))
         return await run_in_threadpool(read)
 
@@ -60,6 +88,7 @@ async def service_definition(request: Request, service_code: str, format: str) -
         return documents.service_definition(service_code, catalogue)
 
     async def work() -> dict[str, Any]:
+        await run_in_threadpool(_caller, request, _query_key(request))
         arguments.jurisdiction(request.query_params.get("jurisdiction_id"), _names(request))
         return await run_in_threadpool(read)
 
@@ -73,8 +102,10 @@ async def create_request(request: Request, format: str) -> Response:
     """
     state = request.app.state
 
-    def store(report: incidents.Report, county: str | None) -> incidents.Intake:
-        with state.sessions() as session, session.begin():
+    def store(
+        principal: Principal, report: incidents.Report, county: str | None
+    ) -> incidents.Intake:
+        with session_in(request, principal.report_scope) as session:
             intake = incidents.report_incident(
                 session,
                 state.index,
@@ -83,19 +114,33 @@ async def create_request(request: Request, format: str) -> Response:
                 now=now(request),
                 near_boundary_m=state.settings.near_boundary_m,
                 source="open311",
+                actor=actor_of(principal),
             )
             if county is not None and intake.incident["county_code"] != county:
                 raise InvalidInputError(  # raised inside the transaction: nothing is stored
                     f"the point lies in county {intake.incident['county_code']}, "
                     f"not in jurisdiction_id {county}"
                 )
+            audit.record(
+                session,
+                audit.entry(
+                    principal,
+                    AuditAction.CREATE,
+                    "incident",
+                    intake.incident["id"],
+                    county=intake.incident["county_code"],
+                    after={"grid_code": intake.incident["grid_code"], "source": "open311"},
+                ),
+            )
+            session.commit()
             return intake
 
     async def work() -> list[dict[str, Any]]:
         fields = await arguments.read_form(request)
-        arguments.check_key(fields.get("api_key"), state.settings.open311_api_keys)
+        principal = await run_in_threadpool(_caller, request, fields.get("api_key"))
+        principal.require(Permission.REPORT)
         county = arguments.jurisdiction(fields.get("jurisdiction_id"), _names(request))
-        intake = await run_in_threadpool(store, arguments.report(fields), county)
+        intake = await run_in_threadpool(store, principal, arguments.report(fields), county)
         return documents.created(intake.incident)
 
     return await serve(request, format, "service_requests", work, status=201, posting=True)
@@ -109,26 +154,38 @@ async def list_requests(request: Request, format: str) -> Response:
     """
     params = request.query_params
     state = request.app.state
+    principal: Principal | None = None
 
     def by_ids(session: Any, ids: list[int]) -> list[incidents.IncidentView]:
-        return incidents.search(session, now=now(request), ids=ids, limit=arguments.MAX_REQUESTS)[1]
+        assert principal is not None
+        return incidents.search(
+            session, now=now(request), ids=ids, limit=arguments.MAX_REQUESTS, scope=principal.scope
+        )[1]
 
     def by_filters(session: Any, filters: dict[str, Any]) -> list[incidents.IncidentView]:
+        assert principal is not None
         known = documents.service_names(categories.catalogue(session))
         codes = arguments.service_codes(params.get("service_code"), known)
         found: list[incidents.IncidentView] = []
         wanted: list[str | None] = list(codes) if codes else [None]
         for code in wanted:
             _, items = incidents.search(
-                session, now=now(request), category=code, limit=arguments.MAX_REQUESTS, **filters
+                session,
+                now=now(request),
+                category=code,
+                limit=arguments.MAX_REQUESTS,
+                scope=principal.scope,
+                **filters,
             )
             found.extend(i for i in items if code is None or i["category_code"] == code)
         found.sort(key=lambda i: (i["reported_at"], i["id"]), reverse=True)
         return found[: arguments.MAX_REQUESTS]
 
     def read(ids: list[int] | None, filters: dict[str, Any]) -> list[Any]:
-        with state.sessions() as session:
+        assert principal is not None
+        with session_in(request, principal.scope) as session:
             found = by_ids(session, ids) if ids is not None else by_filters(session, filters)
+            found = [principal.redact("incident", i) for i in found]
             notes = incidents.latest_notes(session, [i["id"] for i in found])
             service_names = documents.service_names(categories.catalogue(session))
         return [
@@ -139,6 +196,8 @@ async def list_requests(request: Request, format: str) -> Response:
         ]
 
     async def work() -> list[Any]:
+        nonlocal principal
+        principal = await run_in_threadpool(_caller, request, _query_key(request))
         ids = arguments.request_ids(params.get("service_request_id"))
         if ids is not None:
             return await run_in_threadpool(read, ids, {})
@@ -153,9 +212,10 @@ async def get_request(request: Request, service_request_id: str, format: str) ->
     """One request (as a one-item list, per spec) with its latest status note."""
     state = request.app.state
 
-    def read(incident_id: int, county: str | None) -> list[dict[str, Any]]:
-        with state.sessions() as session:
-            incident = incidents.get(session, incident_id, now=now(request))
+    def read(principal: Principal, incident_id: int, county: str | None) -> list[dict[str, Any]]:
+        with session_in(request, principal.scope) as session:
+            found = incidents.get(session, incident_id, now=now(request), scope=principal.scope)
+            incident = principal.redact("incident", found)
             service_names = documents.service_names(categories.catalogue(session))
         if county is not None and incident["county_code"] != county:
             raise Open311Error(404, f"no service request {incident_id} in jurisdiction {county}")
@@ -168,13 +228,14 @@ async def get_request(request: Request, service_request_id: str, format: str) ->
         ]
 
     async def work() -> list[dict[str, Any]]:
+        principal = await run_in_threadpool(_caller, request, _query_key(request))
         county = arguments.jurisdiction(
             request.query_params.get("jurisdiction_id"), _names(request)
         )
         incident_id = arguments.request_id(service_request_id)
         if incident_id is None:
             raise Open311Error(404, f"service_request_id {service_request_id!r} not found")
-        return await run_in_threadpool(read, incident_id, county)
+        return await run_in_threadpool(read, principal, incident_id, county)
 
     return await serve(request, format, "service_requests", work)
 

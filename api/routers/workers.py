@@ -7,11 +7,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field, FiniteFloat
 
-from api.deps import CRS, MAX_INT, PageDep, SessionDep, Text, json_response, run_in_session
+from api.deps import (
+    CRS,
+    MAX_INT,
+    PageDep,
+    SessionDep,
+    Text,
+    audit_read,
+    json_response,
+    run_in_session,
+)
 from api.schemas.problem import COMMON, problems
 from api.schemas.workers import Coverage, Staffing, TrackResult, WorkerPage, WorkerView
-from gridmap import workers
-from gridmap.vocabulary import Duty, WorkerRole
+from api.security import PrincipalDep
+from gridmap import audit, workers
+from gridmap.auth.access import Principal
+from gridmap.errors import NotFoundError
+from gridmap.vocabulary import AuditAction, Duty, Permission, Role, Sensitivity, WorkerRole
 
 router = APIRouter(tags=["workers 网格员"], responses=COMMON)
 WorkerId = Annotated[int, Path(ge=1, le=MAX_INT)]
@@ -60,8 +72,37 @@ class TrackIn(BaseModel):
     fixes: list[Fix] = Field(min_length=1, max_length=workers.MAX_FIXES)
 
 
+def _audit_phones(request: Request, principal: Principal, ids: list[int]) -> None:
+    """A read that showed phones and positions (sensitive) leaves an audit row."""
+    if ids and principal.sees(Sensitivity.SENSITIVE):
+        audit_read(
+            request,
+            audit.entry(
+                principal,
+                AuditAction.READ,
+                "worker",
+                ids[0] if len(ids) == 1 else None,
+                detail={"ids": ids[:1000], "fields": ["phone", "lon", "lat", "last_seen"]},
+            ),
+        )
+
+
+def _check_grids(principal: Principal, grids: list[str]) -> None:
+    """Grids outside the caller's area do not exist for them (404, like unknown codes)."""
+    outside = [g for g in grids if not principal.scope.contains(g)]
+    if outside:
+        raise NotFoundError(f"no grid {outside[0]} in your area", code=outside[0])
+
+
+def _own(session: Any, principal: Principal, worker_id: int) -> workers.WorkerView:
+    """The worker if the caller may change them (404 otherwise, as if missing)."""
+    return workers.require(session, worker_id, scope=principal.scope)
+
+
 @router.get("/workers", summary="List workers / 网格员列表", response_model=WorkerPage)
 def list_workers(
+    request: Request,
+    principal: PrincipalDep,
     session: SessionDep,
     page: PageDep,
     county: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
@@ -69,9 +110,11 @@ def list_workers(
     on_duty: bool | None = None,
     role: WorkerRole | None = None,
 ) -> Response:
-    """Workers with their grids, by id."""
+    """Workers in the caller's area with their grids, by id."""
+    principal.require(Permission.READ_WORKERS)
     total, items = workers.search(
         session,
+        scope=principal.scope,
         county=county,
         code=code,
         on_duty=on_duty,
@@ -79,8 +122,10 @@ def list_workers(
         limit=page.limit,
         offset=page.offset,
     )
+    _audit_phones(request, principal, [w["id"] for w in items])
+    shown = [principal.redact("worker", w) for w in items]
     return json_response(
-        {"total": total, "limit": page.limit, "offset": page.offset, "items": items}
+        {"total": total, "limit": page.limit, "offset": page.offset, "items": shown}
     )
 
 
@@ -91,8 +136,12 @@ def list_workers(
     response_model=WorkerView,
     responses=problems(404, notes={404: "unknown county or grid code"}),
 )
-def add_worker(request: Request, body: WorkerIn) -> Response:
+def add_worker(request: Request, principal: PrincipalDep, body: WorkerIn) -> Response:
     """Add a worker; a primary grid that already has one passes to the new worker."""
+    principal.require(Permission.EDIT_WORKERS)
+    if not principal.scope.touches(body.county_code):
+        raise NotFoundError(f"no county {body.county_code} in your area", code=body.county_code)
+    _check_grids(principal, [*body.primary_grids, *body.supporting_grids])
     new = workers.NewWorker(
         county_code=body.county_code,
         name=body.name,
@@ -105,7 +154,19 @@ def add_worker(request: Request, body: WorkerIn) -> Response:
 
     def work(session: Any) -> workers.WorkerView:
         (worker_id,) = workers.add(session, [new])
-        return workers.require(session, worker_id)
+        made = workers.require(session, worker_id)
+        audit.record(
+            session,
+            audit.entry(
+                principal,
+                AuditAction.CREATE,
+                "worker",
+                worker_id,
+                county=made["county_code"],
+                after=made,
+            ),
+        )
+        return made
 
     created = run_in_session(request, work)
     return json_response(created, 201, {"Location": f"/api/v1/workers/{created['id']}"})
@@ -117,9 +178,18 @@ def add_worker(request: Request, body: WorkerIn) -> Response:
     response_model=Staffing,
     responses=problems(404),
 )
-def staffing(session: SessionDep, county: Annotated[str, Query(pattern=r"^\d{6}$")]) -> Response:
-    """Every grid should have at least one fulltime worker; these have none."""
-    gaps = workers.unstaffed(session, county)
+def staffing(
+    principal: PrincipalDep,
+    session: SessionDep,
+    county: Annotated[str, Query(pattern=r"^\d{6}$")],
+) -> Response:
+    """Every grid should have at least one fulltime worker; these (in the caller's area) have
+    none.
+    """
+    principal.require(Permission.READ_WORKERS)
+    if not principal.scope.touches(county):
+        raise NotFoundError(f"no county {county} in your area", code=county)
+    gaps = [g for g in workers.unstaffed(session, county) if principal.scope.contains(g["code"])]
     return json_response({"county": county, "unstaffed": len(gaps), "grids": gaps})
 
 
@@ -130,6 +200,7 @@ def staffing(session: SessionDep, county: Annotated[str, Query(pattern=r"^\d{6}$
     responses=problems(404),
 )
 def coverage(
+    principal: PrincipalDep,
     session: SessionDep,
     county: Annotated[str, Query(pattern=r"^\d{6}$")],
     since: Annotated[AwareDatetime, Query(description="period start (with timezone)")],
@@ -138,9 +209,22 @@ def coverage(
     worker_id: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
 ) -> Response:
     """Per grid: how many of its H3 resolution-11 cells some patrol track passed through."""
-    rows = workers.coverage(
-        session, county=county, since=since, until=until, code=code, worker_id=worker_id
-    )
+    principal.require(Permission.READ_WORKERS)
+    if not principal.scope.touches(county):
+        raise NotFoundError(f"no county {county} in your area", code=county)
+    rows = [
+        r
+        for r in workers.coverage(
+            session,
+            county=county,
+            since=since,
+            until=until,
+            code=code,
+            worker_id=worker_id,
+            scope=principal.scope,
+        )
+        if principal.scope.contains(r["grid"])
+    ]
     cells = sum(r["cells"] for r in rows)
     visited = sum(r["visited"] for r in rows)
     return json_response(
@@ -161,9 +245,14 @@ def coverage(
     response_model=WorkerView,
     responses=problems(404),
 )
-def get_worker(session: SessionDep, worker_id: WorkerId) -> Response:
-    """The worker with their grids and last known position."""
-    return json_response(workers.require(session, worker_id))
+def get_worker(
+    request: Request, principal: PrincipalDep, session: SessionDep, worker_id: WorkerId
+) -> Response:
+    """The worker with their grids and last known position (404 outside the caller's area)."""
+    principal.require(Permission.READ_WORKERS)
+    found = workers.require(session, worker_id, scope=principal.scope)
+    _audit_phones(request, principal, [worker_id])
+    return json_response(principal.redact("worker", found))
 
 
 @router.patch(
@@ -172,10 +261,35 @@ def get_worker(session: SessionDep, worker_id: WorkerId) -> Response:
     response_model=WorkerView,
     responses=problems(404),
 )
-def set_duty(request: Request, body: DutyIn, worker_id: WorkerId) -> Response:
+def set_duty(
+    request: Request, principal: PrincipalDep, body: DutyIn, worker_id: WorkerId
+) -> Response:
     """Off-duty workers' new incidents go to colleagues of the village, then the township."""
-    return json_response(
-        run_in_session(request, lambda s: workers.set_on_duty(s, worker_id, body.on_duty))
+    principal.require(Permission.EDIT_WORKERS)
+
+    def work(session: Any) -> workers.WorkerView:
+        before = _own(session, principal, worker_id)
+        after = workers.set_on_duty(session, worker_id, body.on_duty)
+        _audit_change(session, principal, before, after)
+        return after
+
+    return json_response(principal.redact("worker", run_in_session(request, work)))
+
+
+def _audit_change(
+    session: Any, principal: Principal, before: workers.WorkerView, after: workers.WorkerView
+) -> None:
+    audit.record(
+        session,
+        audit.entry(
+            principal,
+            AuditAction.UPDATE,
+            "worker",
+            after["id"],
+            county=after["county_code"],
+            before=before,
+            after=after,
+        ),
     )
 
 
@@ -185,14 +299,21 @@ def set_duty(request: Request, body: DutyIn, worker_id: WorkerId) -> Response:
     response_model=WorkerView,
     responses=problems(404),
 )
-def set_grids(request: Request, body: GridsIn, worker_id: WorkerId) -> Response:
+def set_grids(
+    request: Request, principal: PrincipalDep, body: GridsIn, worker_id: WorkerId
+) -> Response:
     """Attach the worker to grids; as primary, they replace the grid's current primary."""
+    principal.require(Permission.EDIT_WORKERS)
+    _check_grids(principal, body.grids)
 
     def work(session: Any) -> workers.WorkerView:
+        before = _own(session, principal, worker_id)
         workers.assign(session, worker_id, body.grids, duty=body.duty)
-        return workers.require(session, worker_id)
+        after = workers.require(session, worker_id, scope=principal.scope)
+        _audit_change(session, principal, before, after)
+        return after
 
-    return json_response(run_in_session(request, work))
+    return json_response(principal.redact("worker", run_in_session(request, work)))
 
 
 @router.post(
@@ -201,11 +322,19 @@ def set_grids(request: Request, body: GridsIn, worker_id: WorkerId) -> Response:
     response_model=TrackResult,
     responses=problems(404, 413),
 )
-def add_positions(request: Request, body: TrackIn, worker_id: WorkerId) -> Response:
-    """Store GPS fixes in any CRS; a resent batch stores nothing twice."""
-    added = run_in_session(
-        request,
-        lambda session: workers.record_track(
+def add_positions(
+    request: Request, principal: PrincipalDep, body: TrackIn, worker_id: WorkerId
+) -> Response:
+    """Store GPS fixes in any CRS; a resent batch stores nothing twice. A grid worker records
+    only their own track; another worker's id is not found.
+    """
+    principal.require(Permission.RECORD_POSITIONS)
+    if principal.role is Role.GRID_WORKER and principal.worker_id != worker_id:
+        raise NotFoundError(f"no worker {worker_id} of yours", worker_id=worker_id)
+
+    def work(session: Any) -> int:
+        worker = _own(session, principal, worker_id)
+        added = workers.record_track(
             session,
             worker_id,
             [f.lon for f in body.fixes],
@@ -213,6 +342,19 @@ def add_positions(request: Request, body: TrackIn, worker_id: WorkerId) -> Respo
             [f.t for f in body.fixes],
             crs_name=body.crs,
             accuracy_m=[f.accuracy_m for f in body.fixes],
-        ),
-    )
+        )
+        audit.record(
+            session,
+            audit.entry(
+                principal,
+                AuditAction.CREATE,
+                "position",
+                worker_id,
+                county=worker["county_code"],
+                detail={"received": len(body.fixes), "added": added},
+            ),
+        )
+        return added
+
+    added = run_in_session(request, work)
     return json_response({"received": len(body.fixes), "added": added})

@@ -40,11 +40,13 @@ class Problem(BaseModel):
 
 STATUS_DESCRIPTIONS: dict[int, str] = {
     400: "malformed request / 请求错误",
-    403: "not allowed for this actor (separation of duties) / 不允许的操作",
+    401: "not logged in, or the token expired or was revoked / 未登录或登录已失效",
+    403: "your role may not do this (or separation of duties) / 无权进行此操作",
     404: "unknown code or id, or outside every boundary / 不存在或不在范围内",
     409: "conflict with the current state (stage, version, idempotency key) / 状态冲突",
     413: "payload too large / 请求过大",
     422: "invalid input, named field by field / 输入无效",
+    429: "too many requests or failed logins; see Retry-After / 请求过于频繁",
     503: "database unavailable / 数据库不可用",
 }
 
@@ -78,4 +80,4 @@ BINARY: dict[str, Any] = {"schema": {"type": "string", "format": "binary"}}
 TEXT: dict[str, Any] = {"schema": {"type": "string"}}
 
 # Every route: a body that is not JSON, request validation, the database being down.
-COMMON = problems(400, 422, 503)
+COMMON = problems(400, 401, 403, 422, 429, 503)

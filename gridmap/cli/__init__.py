@@ -3,14 +3,14 @@
 One module per command group, composed here in the order ``gridmap --help`` lists them:
 ``boundaries`` (import, qa, locate), ``demo``, ``outputs`` (map, export, export-summary),
 ``serve`` (serve, version), then the groups ``db``, ``grids``, ``incidents`` and
-``categories`` (both in ``incidents``), ``bench``; what they share is in ``context``.
+``categories`` (both in ``incidents``), ``users``, ``bench``; what they share is in ``context``.
 """
 
 from __future__ import annotations
 
 import typer
 
-from gridmap.cli import bench, boundaries, db, demo, grids, incidents, outputs, serve
+from gridmap.cli import bench, boundaries, db, demo, grids, incidents, outputs, serve, users
 from gridmap.cli.context import console
 from gridmap.errors import GridmapError
 
@@ -24,6 +24,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(grids.app, name="grids")
 app.add_typer(incidents.incidents_app, name="incidents")
 app.add_typer(incidents.categories_app, name="categories")
+app.add_typer(users.app, name="users")
 app.add_typer(bench.app, name="bench")
 
 

@@ -64,7 +64,7 @@ def bench_locate(
     connections: Annotated[int, typer.Option(help="concurrent connections")] = 16,
     as_json: JsonOpt = False,
 ) -> None:
-    """HTTP GET /locate against the same server's /health, one uvicorn worker, via wrk."""
+    """HTTP GET /locate with a token, against the same server without one and its /health."""
     _source_benchmarks()
     from benchmarks import locate as bench
 
@@ -84,7 +84,7 @@ def bench_intake(
     reports: Annotated[int, typer.Option(help="reports in the retry phase")] = 2000,
     as_json: JsonOpt = False,
 ) -> None:
-    """HTTP POST /incidents next to the same server's /health; lost and duplicated under retries."""
+    """HTTP POST /incidents with a token, without one, /health; lost and duplicated on retries."""
     _source_benchmarks()
     from benchmarks import intake as bench
 

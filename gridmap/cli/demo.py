@@ -86,7 +86,23 @@ def _demo_county(settings: Settings, county: str, seed: int) -> dict[str, Any]:
         if not demo_data.has_people(session, county):
             console.print(f"adding grid workers and sample incidents to {county}…")
             summary.update(demo_data.load_people(session, county, seed=seed, resolution=resolution))
+    with transaction(settings) as session:
+        summary["accounts"] = demo_data.load_accounts(session, county)
     return summary
+
+
+def _render_accounts(made: list[dict[str, Any]]) -> None:
+    """The demo accounts and their new secrets (reset on every run; log in at /login)."""
+    console.print("demo accounts (passwords are new on every run; log in at /login):")
+    for account in made:
+        scope = account["scope"]
+        where = scope if isinstance(scope, str) else ", ".join(scope)
+        secret = "api_key" if account["role"] == "client" else "password"
+        console.print(
+            f"  {account['role_zh']:<10} {account['username']:<18} {secret} "
+            f"{account['secret']}  (scope: {where})",
+            soft_wrap=True,
+        )
 
 
 def _render_demo(summary: dict[str, Any]) -> None:
@@ -115,3 +131,5 @@ def _render_demo(summary: dict[str, Any]) -> None:
                 f"{part['incidents']['incidents']} sample incidents across the seven stages, "
                 f"{part['tracks']['walkers']} patrol tracks"
             )
+        if "accounts" in part:
+            _render_accounts(part["accounts"])

@@ -1,6 +1,8 @@
 """Everything that speaks SQL; callers write ``db.units.read(session, …)``."""
 
 from gridmap.db import (
+    accounts,
+    audit,
     categories,
     cell_index,
     cluster,
@@ -17,6 +19,8 @@ from gridmap.db import (
 )
 
 __all__ = [
+    "accounts",
+    "audit",
     "categories",
     "cell_index",
     "cluster",

@@ -68,7 +68,8 @@ def key_lock_id(key: str) -> int:
 # One statement does the whole intake, so the HTTP hot path is one round trip in autocommit:
 # take the key's advisory lock (False while another request holds it), look for an incident
 # already made with the key, read the category, pick the worker (the grid's on-duty primary,
-# else WORKER_FALLBACK), insert the incident with its deadlines and its first audit row.
+# else WORKER_FALLBACK), insert the incident with its deadlines, its first trail row and its
+# audit-log row.
 # Nothing is inserted when the lock is taken, the key exists or the category is unknown; a key
 # committed by a racing request after this statement's snapshot hits ON CONFLICT instead.
 # psycopg placeholders (%(name)s): it runs through psycopg directly and through SQLAlchemy's
@@ -118,6 +119,14 @@ WITH lock AS (
                               to_stage, from_tier, to_tier, note)
   SELECT id, county_code, reported_at, CAST(%(actor)s AS text), 'report', NULL, stage,
          NULL, tier, ''
+  FROM new
+), logged AS (
+  INSERT INTO audit_log (at, actor, role, action, resource, resource_id, county_code, after)
+  SELECT reported_at, CAST(%(actor)s AS text), CAST(%(actor_role)s AS text), 'create',
+         'incident', CAST(id AS text), county_code,
+         jsonb_build_object('stage', stage, 'tier', tier, 'worker_id', worker_id,
+                            'grid_code', CAST(%(grid_code)s AS text),
+                            'category_code', CAST(%(category_code)s AS text))
   FROM new
 )
 SELECT (SELECT got FROM lock) AS locked,

@@ -25,7 +25,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from geoalchemy2 import Geometry, WKBElement
@@ -36,6 +36,7 @@ from gridmap.vocabulary import (
     Duty,
     GenerationKind,
     Level,
+    Role,
     Stage,
     Tier,
     WorkerRole,
@@ -362,3 +363,79 @@ class IncidentEvent(Base):
     note: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (Index("ix_incident_event_incident", "incident_id", "id"),)
+
+
+class Account(Base):
+    """A person or an API client that logs in (账号): role, scope codes, password or key hash.
+
+    ``scope_codes`` are division or grid codes as written when the account was made; tokens
+    carry them resolved against the current generation (``gridmap.accounts``). Bumping
+    ``token_version`` (disable, reset, a changed role or scope) invalidates every access token
+    issued before; refresh tokens are revoked in the same transaction.
+    """
+
+    __tablename__ = "account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(Text, unique=True)
+    display_name: Mapped[str] = mapped_column(Text, default="", server_default="")
+    role: Mapped[str] = mapped_column(String(16))
+    scope_codes: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("worker.id", ondelete="SET NULL"))
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    api_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    rate_per_minute: Mapped[int | None] = mapped_column(Integer)
+    disabled: Mapped[bool] = mapped_column(default=False, server_default="false")
+    token_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    synthetic: Mapped[bool] = mapped_column(default=False, server_default="false")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint(Role.sql_in("role"), name="role"),
+        CheckConstraint("rate_per_minute IS NULL OR rate_per_minute > 0", name="rate"),
+    )
+
+
+class RefreshToken(Base):
+    """A refresh token, kept server-side as its SHA-256 so it can be revoked (and never read)."""
+
+    __tablename__ = "refresh_token"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_refresh_token_account", "account_id"),)
+
+
+class AuditEntry(Base):
+    """The audit log (审计日志): every write and every sensitive read, append-only.
+
+    A trigger refuses UPDATE and DELETE for every role, and the API's database role is granted
+    only INSERT and SELECT on it.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(16))
+    resource: Mapped[str] = mapped_column(String(32))
+    resource_id: Mapped[str | None] = mapped_column(Text)
+    county_code: Mapped[str | None] = mapped_column(String(6))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_actor", "actor", "at"),
+        Index("ix_audit_log_resource", "resource", "resource_id"),
+    )

@@ -26,7 +26,7 @@ The modules, each importing only those listed after it:
 Callers use the names below, ``from gridmap import exports; exports.export_county(...)``.
 """
 
-from gridmap.exports.downloads import Download, export_download, summary_download
+from gridmap.exports.downloads import Download, check_county, export_download, summary_download
 from gridmap.exports.formats import (
     CRS_CHOICES,
     ENCODINGS,
@@ -96,6 +96,7 @@ __all__ = [
     "Field",
     "Format",
     "Layer",
+    "check_county",
     "check_crs",
     "check_encoding",
     "check_format",

@@ -15,6 +15,7 @@ from gridmap.errors import InvalidCodeError
 from gridmap.exports.formats import check_format
 from gridmap.exports.gis import export_county
 from gridmap.exports.summary import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, check_level, export_summary
+from gridmap.vocabulary import Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,18 +37,26 @@ def export_download(
     crs: str | None = None,
     households: bool = False,
     encoding: str = "utf-8",
+    role: Role | None = None,
 ) -> Download:
     """Export into ``directory`` (a scratch directory the caller removes) as one file: the
     GeoPackage or KML itself, or a zip of the per-layer files (shapefiles: a zip of zips).
     """
     spec = check_format(fmt)
-    _check_county(county)  # before the code becomes part of a file name
+    check_county(county)  # before the code becomes part of a file name
     workdir = Path(directory)
     staging = workdir / (
         f"{county}{spec.extension}" if spec.single_file else f"{county}_{spec.name}"
     )
     report = export_county(
-        session, county, spec.name, staging, crs=crs, households=households, encoding=encoding
+        session,
+        county,
+        spec.name,
+        staging,
+        crs=crs,
+        households=households,
+        encoding=encoding,
+        role=role,
     )
     name = f"{county}_epsg{report['epsg']}"
     if spec.name == "shp" and report["encoding"] != "UTF-8":
@@ -59,7 +68,7 @@ def export_download(
     return Download(archive, archive.name, spec.media_type, report)
 
 
-def _check_county(county: str) -> None:
+def check_county(county: str) -> None:
     """A county code of six ASCII digits ("５１３４０１".isdigit() is True too)."""
     if not county.isascii():
         raise InvalidCodeError(
@@ -79,7 +88,7 @@ def summary_download(
 ) -> Download:
     """Summary tables as one CSV or XLSX file in ``directory``."""
     key = str(fmt).strip().lower().lstrip(".")
-    _check_county(county)  # before the code becomes part of a file name
+    check_county(county)  # before the code becomes part of a file name
     suffix = f"_{check_level(level)}" if level else ""
     path = Path(directory) / f"{county}_summary{suffix}.{key}"
     report = export_summary(session, county, key, path, level=level, lang=lang)

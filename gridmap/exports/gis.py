@@ -22,6 +22,7 @@ from gridmap.errors import InvalidInputError
 from gridmap.exports.formats import Format, check_crs, check_encoding, check_format, target_epsg
 from gridmap.exports.layers import FIELD_DICTIONARY, field_dictionary, layers_for, prepare
 from gridmap.exports.writers import WRITERS, Job, to_epsg, write_csv_frame
+from gridmap.vocabulary import Role
 
 MANIFEST = "export.json"  # the report, inside every directory export
 
@@ -80,6 +81,7 @@ def export_county(
     households: bool = False,
     encoding: str = "utf-8",
     overwrite: bool = False,
+    role: Role | None = None,
 ) -> dict[str, Any]:
     """Write every layer of ``county`` to ``path`` in format ``fmt``; return a report.
 
@@ -97,6 +99,8 @@ def export_county(
         ``utf-8`` or ``gbk``; shapefiles only (older ArcGIS versions read GBK attribute text).
     overwrite
         Replace an existing file, or a directory holding a previous export.
+    role
+        Write only what this role may see (``layers_for``); None (the CLI operator): all.
 
     Raises InvalidInputError for a bad format, CRS, encoding or path, InvalidCodeError for a
     malformed county code and UnknownCodeError for a county that is not loaded.
@@ -108,7 +112,7 @@ def export_county(
     target = _check_target(Path(path), spec, overwrite=overwrite)
     county_row = hierarchy.get_unit(session, county, level="county")
     epsg = target_epsg(crs_name, county_row.geometry)
-    layers = layers_for(households=households)
+    layers = layers_for(households=households, role=role)
     job = Job(
         county=county,
         epsg=epsg,

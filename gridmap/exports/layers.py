@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 import geopandas as gpd
 
 from gridmap import crs, db, hierarchy, incidents
-from gridmap.vocabulary import CaseType, Stage, Tier, UnitKind, UrbanRural, WorkerRole
+from gridmap.auth.access import hidden_fields, sees_sensitive
+from gridmap.vocabulary import CaseType, Role, Stage, Tier, UnitKind, UrbanRural, WorkerRole
 
 M2_PER_MU = 10_000 / 15  # 1 亩 = 666.6667 m² (15 亩 = 1 公顷)
 FIELD_DICTIONARY = "field_dictionary"  # the layer (GeoPackage) or CSV listing every field
@@ -57,6 +58,8 @@ class Layer:
     read: Callable[[Session, str], gpd.GeoDataFrame]
     optional: bool = False  # written only when asked for (households)
     title: str = "name"  # field that names a feature on a map (KML placemark titles)
+    resource: str = ""  # its rows' kind in gridmap.auth.access.FIELDS (which fields are personal)
+    personal_points: bool = False  # each point is where a person is (sensitive as a whole)
 
     @property
     def is_polygon(self) -> bool:
@@ -222,8 +225,18 @@ LAYERS: tuple[Layer, ...] = (
         "MultiPolygon",
         GRID_FIELDS,
         functools.partial(_read_units, level="grid"),
+        resource="grid",
     ),
-    Layer("workers", "网格员", "Grid workers", "Point", WORKER_FIELDS, _read_workers),
+    Layer(
+        "workers",
+        "网格员",
+        "Grid workers",
+        "Point",
+        WORKER_FIELDS,
+        _read_workers,
+        resource="worker",
+        personal_points=True,
+    ),
     Layer(
         "incidents",
         "事件",
@@ -232,6 +245,7 @@ LAYERS: tuple[Layer, ...] = (
         INCIDENT_FIELDS,
         _read_incidents,
         title="category_zh",
+        resource="incident",
     ),
     Layer(
         "households",
@@ -242,6 +256,8 @@ LAYERS: tuple[Layer, ...] = (
         db.exports.households,
         optional=True,
         title="id",
+        resource="household",
+        personal_points=True,
     ),
 )
 LAYER_NAMES: tuple[str, ...] = tuple(layer.name for layer in LAYERS)
@@ -291,9 +307,24 @@ def prepare(layer: Layer, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     )
 
 
-def layers_for(*, households: bool = False) -> tuple[Layer, ...]:
-    """The layers an export writes: every layer, optional ones only when asked for."""
-    return tuple(layer for layer in LAYERS if not layer.optional or households)
+def layers_for(*, households: bool = False, role: Role | None = None) -> tuple[Layer, ...]:
+    """The layers an export writes: every layer, optional ones only when asked for; for a
+    ``role``, without the fields it may not see, and without layers whose points are people
+    (workers, households) unless it sees sensitive data.
+    """
+    chosen = [layer for layer in LAYERS if not layer.optional or households]
+    if role is None:
+        return tuple(chosen)
+    return tuple(
+        replace(
+            layer,
+            fields=tuple(
+                f for f in layer.fields if f.name not in hidden_fields(layer.resource, role)
+            ),
+        )
+        for layer in chosen
+        if not layer.personal_points or sees_sensitive(role)
+    )
 
 
 def read_layers(

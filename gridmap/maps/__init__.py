@@ -69,7 +69,7 @@ from gridmap.maps.page import (
     render,
     unit_map,
 )
-from gridmap.maps.tiles import MAX_TILE_ZOOM, TILE_MIN_ZOOM, TILE_ROUTE, vector_tile
+from gridmap.maps.tiles import MAX_TILE_ZOOM, TILE_MIN_ZOOM, TILE_ROUTE, code_level, vector_tile
 
 __all__ = [
     "ASSETS",
@@ -103,6 +103,7 @@ __all__ = [
     "basemap_layers",
     "check_options",
     "check_tile_url",
+    "code_level",
     "draw",
     "external_urls",
     "inline_assets",

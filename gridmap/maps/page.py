@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 import geopandas as gpd
 
 from gridmap import codes, db, incidents, workers
+from gridmap.auth.access import SEES, sees_sensitive
+from gridmap.db.scope import EVERYTHING, Scope
 from gridmap.errors import InvalidInputError, UnknownCodeError
 from gridmap.incidents import IncidentView
 from gridmap.maps.assets import ASSET_ROUTE, localize
@@ -29,6 +31,7 @@ from gridmap.maps.layers import (
     worker_columns,
 )
 from gridmap.maps.tiles import code_level
+from gridmap.vocabulary import Role, Sensitivity
 from gridmap.workers import WorkerView
 
 MAX_INCIDENTS = 5000
@@ -36,6 +39,9 @@ MAX_WORKERS = 5000
 # A map with more grids than this draws them from vector tiles (when a tile route is given):
 # embedded, 1,000 grids cost about 1.4 MB of county page, so 2,000 stay well under 5 MB.
 VECTOR_TILES_ABOVE = 2000
+
+# Layers whose points are people: drawn only for roles that see sensitive data.
+PERSONAL_LAYERS = ("workers", "households")
 
 # Which outline levels a map draws below its subject (grids are their own layer).
 OUTLINE_LEVELS: dict[str, tuple[str, ...]] = {
@@ -130,8 +136,11 @@ def load(
     layers: Sequence[str] = LAYERS,
     max_incidents: int = MAX_INCIDENTS,
     max_workers: int = MAX_WORKERS,
+    scope: Scope = EVERYTHING,
+    names: bool = True,
 ) -> MapData:
-    """Load a unit, its outlines and grids, its incidents and on-duty workers for a map.
+    """Load a unit, its outlines and grids, its incidents and on-duty workers for a map:
+    incidents and workers only inside ``scope``, workers' names only if ``names``.
 
     Raises InvalidCodeError for a malformed code, UnknownCodeError for one that names no unit.
     """
@@ -159,17 +168,19 @@ def load(
         grids = db.units.read(session, parent=code, level="grid")
     else:
         grids = _under(db.units.read(session, county=county, level="grid"), code)
-    staff = db.workers.grid_workers(session, grids["code"].tolist()) if len(grids) else {}
+    staff = db.workers.grid_workers(session, grids["code"].tolist()) if names and len(grids) else {}
     primary, everyone = worker_columns(grids["code"].tolist(), staff, lang)
     grids = grids.assign(worker=primary, workers=everyone)
     cases: list[IncidentView] = []
     total = 0
     if "incidents" in layers or "heatmap" in layers:
-        total, cases = incidents.search(session, county=county, code=code, limit=max_incidents)
+        total, cases = incidents.search(
+            session, county=county, code=code, limit=max_incidents, scope=scope
+        )
     on_duty: list[WorkerView] = []
     if "workers" in layers:
         _, on_duty = workers.search(
-            session, county=county, code=code, on_duty=True, limit=max_workers
+            session, county=county, code=code, on_duty=True, limit=max_workers, scope=scope
         )
     return MapData(
         code=code,
@@ -198,6 +209,8 @@ def unit_map(
     max_workers: int = MAX_WORKERS,
     tile_route: str | None = None,
     vector_tiles_above: int = VECTOR_TILES_ABOVE,
+    scope: Scope = EVERYTHING,
+    role: Role | None = None,
 ) -> folium.Map:
     """A map of the unit ``code`` (county, township, village or grid) and what lies under it.
 
@@ -206,6 +219,9 @@ def unit_map(
     """
     # Refuse bad options before reading anything.
     check_options(lang=lang, layers=layers)
+    if role is not None and not sees_sensitive(role):  # workers' and households' points
+        layers = [name for name in layers if name not in PERSONAL_LAYERS]
+    names = role is None or Sensitivity.INTERNAL in SEES[role]
     basemap_layers(basemap, tianditu_key=tianditu_key, tile_url=tile_url)
     data = load(
         session,
@@ -214,6 +230,8 @@ def unit_map(
         layers=layers,
         max_incidents=max_incidents,
         max_workers=max_workers,
+        scope=scope,
+        names=names,
     )
     return draw(
         data,

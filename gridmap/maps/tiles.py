@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from gridmap import codes, db
+from gridmap.db.scope import EVERYTHING, Scope
 from gridmap.errors import InvalidCodeError, InvalidInputError, NotFoundError
 
 # Where api/routers/maps.py serves vector tiles: {TILE_ROUTE}/{layer}/{z}/{x}/{y}.pbf
@@ -36,8 +37,19 @@ def code_level(code: str) -> str:
     return level
 
 
-def vector_tile(session: Session, layer: str, z: int, x: int, y: int, *, under: str = "") -> bytes:
-    """One Mapbox vector tile of ``layer`` (grids or households) under the code ``under``.
+def vector_tile(
+    session: Session,
+    layer: str,
+    z: int,
+    x: int,
+    y: int,
+    *,
+    under: str = "",
+    scope: Scope = EVERYTHING,
+    names: bool = True,
+) -> bytes:
+    """One Mapbox vector tile of ``layer`` (grids or households) under the code ``under``:
+    households only inside ``scope``, grid workers' names only if ``names``.
 
     Below the layer's TILE_MIN_ZOOM the tile is empty: such tiles would be megabytes.
     """
@@ -56,4 +68,4 @@ def vector_tile(session: Session, layer: str, z: int, x: int, y: int, *, under: 
         code_level(under)
     if z < TILE_MIN_ZOOM[layer]:
         return b""
-    return db.maps.tile(session, layer, z, x, y, prefix=under)
+    return db.maps.tile(session, layer, z, x, y, prefix=under, scope=scope, names=names)

@@ -9,6 +9,7 @@ government network. The schema is OpenAPI 3.1, which Swagger UI before 5 cannot 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import urllib.request
 from collections.abc import Iterator
@@ -18,7 +19,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
 
-from tests.servers import free_port, start_server
+from tests import identities
+from tests.servers import serving
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -36,19 +38,26 @@ expect.set_options(timeout=TIMEOUT_MS)
 
 
 @pytest.fixture(scope="module")
-def docs_server(database_url: str) -> Iterator[str]:
-    """A real uvicorn server on the (empty, migrated) session database."""
-    port = free_port()
-    process = start_server(database_url, port, env={"GRIDMAP_ESCALATE_EVERY_S": "0"})
-    yield f"http://{LOOPBACK}:{port}"
-    process.terminate()
-    process.wait(timeout=10)
+def docs_url(demo_copy) -> Iterator[str]:
+    """A demo database of the module's own (its accounts log in)."""
+    with demo_copy() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
-def schema(docs_server: str) -> dict[str, Any]:
-    """The served OpenAPI document."""
-    with urllib.request.urlopen(f"{docs_server}/openapi.json", timeout=10) as answer:
+def docs_server(docs_url: str) -> Iterator[str]:
+    """A real uvicorn server on the module's demo database."""
+    with serving(docs_url, env={"GRIDMAP_ESCALATE_EVERY_S": "0"}) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def schema(docs_server: str, docs_url: str) -> dict[str, Any]:
+    """The served OpenAPI document (for logged-in callers only)."""
+    request = urllib.request.Request(
+        f"{docs_server}/openapi.json", headers=identities.bearer(docs_url, "viewer.513401")
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
         found = json.load(answer)
     assert found["openapi"].startswith("3.1")
     return found
@@ -117,6 +126,27 @@ def recorded(browser: Browser) -> Iterator[tuple[Page, Recorder]]:
     context.close()
 
 
+def log_in(page: Page, url: str, username: str) -> None:
+    """Open ``url`` as a browser does: sent to the login form, log in, land back on ``url``."""
+    page.goto(url)
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.fill("#username", username)
+    page.fill("#password", identities.PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(url)
+
+
+def test_login_form_refuses_a_wrong_password_in_chinese(recorded, docs_server) -> None:
+    page, recorder = recorded
+    page.goto(f"{docs_server}/docs")
+    page.fill("#username", "viewer.513401")
+    page.fill("#password", "not-the-password")
+    page.click("button[type=submit]")
+    expect(page.locator("#error")).to_contain_text("wrong username or password")
+    assert page.url.startswith(f"{docs_server}/login")
+    assert recorder.outside() == []
+
+
 def test_recorder_sees_a_cdn_request(recorded) -> None:
     """Control: a page that asks a CDN for a script is caught (and the request never leaves)."""
     page, recorder = recorded
@@ -130,7 +160,7 @@ def test_swagger_ui_lists_operations_and_expands_one(
     recorded, docs_server, schema, operations
 ) -> None:
     page, recorder = recorded
-    page.goto(f"{docs_server}/docs")
+    log_in(page, f"{docs_server}/docs", "viewer.513401")
     blocks = page.locator(".opblock")
     expect(blocks).to_have_count(len(operations))
     expect(page.locator(".info .title")).to_contain_text("gridmap 网格化管理")
@@ -167,7 +197,7 @@ def test_swagger_ui_lists_operations_and_expands_one(
 
 def test_redoc_renders(recorded, docs_server, operations) -> None:
     page, recorder = recorded
-    page.goto(f"{docs_server}/redoc")
+    log_in(page, f"{docs_server}/redoc", "planner.513401")
     expect(page.locator(".api-info h1")).to_contain_text("gridmap 网格化管理")
     sections = page.locator('.api-content [data-section-id^="operation/"]')
     expect(sections).to_have_count(len(operations))

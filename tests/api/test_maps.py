@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 import shapely
 
 from gridmap import db, incidents, maps
+from tests import identities
 from tests.conftest import app_client
 from tests.servers import serving
 
@@ -242,6 +243,42 @@ def map_server(maps_url: str, map_codes: dict[str, str]) -> Iterator[str]:
         yield base
 
 
+def browse_signed_in(
+    chromium: str, url: str, token: str, screenshot: Path
+) -> tuple[str, list[str]]:
+    """Load ``url`` offline as a logged-in browser (the session cookie a login at /login sets):
+    (the DOM after scripts ran, console errors and uncaught exceptions)."""
+    from playwright.sync_api import sync_playwright
+
+    flags = [f for f in OFFLINE_FLAGS if not f.startswith(("--headless", "--virtual-time"))]
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=flags)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        host = url.split("/")[2].split(":", maxsplit=1)[0]
+        context.add_cookies(
+            [{"name": "gridmap_token", "value": token, "domain": host, "path": "/"}]
+        )
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(f"Uncaught {e}"))
+        page.on(  # every failed request but the favicon browsers ask for on their own
+            "response",
+            lambda r: (
+                errors.append(f"{r.status} {r.url}")
+                if r.status >= 400 and not r.url.endswith("/favicon.ico")
+                else None
+            ),
+        )
+        page.on("requestfailed", lambda r: errors.append(f"failed {r.url}"))
+        page.goto(url, wait_until="networkidle", timeout=120_000)
+        page.wait_for_selector(".leaflet-control-layers", state="attached", timeout=60_000)
+        page.wait_for_timeout(500)  # the last tiles paint after the network goes idle
+        page.screenshot(path=str(screenshot))
+        dom = page.content()
+        browser.close()
+    return dom, errors
+
+
 def browse(chromium: str, url: str, profile: Path, screenshot: Path) -> tuple[str, list[str]]:
     """Load ``url`` offline: (the DOM after scripts ran, console messages)."""
     done = subprocess.run(
@@ -283,12 +320,15 @@ def test_browser_harness_catches_a_cdn_page(chromium, tmp_path) -> None:
 
 
 @pytest.mark.parametrize("level", ["county", "township", "village", "grid"])
-def test_maps_draw_offline_in_chromium(chromium, map_server, map_codes, level, tmp_path) -> None:
+def test_maps_draw_offline_in_chromium(
+    chromium, map_server, maps_url, map_codes, level, tmp_path
+) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     screenshot = ARTIFACTS / f"{level}.png"
     screenshot.unlink(missing_ok=True)
-    dom, console = browse(
-        chromium, f"{map_server}/maps/{map_codes[level]}", tmp_path / "profile", screenshot
+    token = identities.token(maps_url, "county.513401")
+    dom, console = browse_signed_in(
+        chromium, f"{map_server}/maps/{map_codes[level]}", token, screenshot
     )
     assert console == [], console  # no uncaught error, no failed script
     assert 'class="leaflet-control-layers' in dom

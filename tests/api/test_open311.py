@@ -10,13 +10,15 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 
 from shapely.geometry import shape
 
 from gridmap import crs
+from tests import identities
 
 BASE = "/open311/v2"
-KEY = "gridmap-demo-key"
+KEY = identities.PASSWORD  # the demo API client client.513401 has it as its key
 SERVICE = "0501"  # 垃圾堆放, under 05 环境卫生
 CHINA = timedelta(hours=8)
 XML_TYPE = "text/xml; charset=utf-8"
@@ -113,19 +115,21 @@ def assert_error(response, status: int, fmt: str = "json") -> str:
 
 
 def act(client, request_id: str, action: str, actor: str, note: str = "") -> None:
+    """``action`` as ``actor`` (one of the broad test admins: who acts is the token)."""
+    headers = identities.bearer(client.app.state.settings.database_url, actor)
     response = client.post(
-        f"/api/v1/incidents/{request_id}/actions/{action}", json={"actor": actor, "note": note}
+        f"/api/v1/incidents/{request_id}/actions/{action}", json={"note": note}, headers=headers
     )
     assert response.status_code == 200, response.text
 
 
 def close(client, request_id: str, note: str = "") -> None:
     """Take a case through the whole workflow; verification by someone who did not handle it."""
-    act(client, request_id, "accept", "center:li")
-    act(client, request_id, "dispatch", "center:wang")
-    act(client, request_id, "start", "worker:zhao")
-    act(client, request_id, "resolve", "worker:zhao")
-    act(client, request_id, "close", "supervisor:qian", note)
+    act(client, request_id, "accept", "admin.test")
+    act(client, request_id, "dispatch", "admin.test")
+    act(client, request_id, "start", "second.test")
+    act(client, request_id, "resolve", "second.test")
+    act(client, request_id, "close", "third.test", note)
 
 
 def test_discovery_json(client):
@@ -298,7 +302,8 @@ def test_post_needs_a_valid_api_key(client, grid, key, fmt):
     fields = {"service_code": SERVICE, "lat": str(grid["lat"]), "long": str(grid["lon"])}
     if key is not None:
         fields["api_key"] = key
-    assert "api_key" in assert_error(post(client, fields, fmt), 403, fmt)
+    nobody = TestClient(client.app)  # no bearer token either
+    assert "api_key" in assert_error(post(nobody, fields, fmt), 401, fmt)
 
 
 def test_post_outside_coverage_is_400(client):
@@ -416,7 +421,7 @@ def test_closed_request_shows_closed_and_filters_by_status(tx_client, grid):
 
 def test_accepted_request_notes_are_the_stage_name_without_a_note(tx_client, grid):
     request_id = report(tx_client, grid)
-    act(tx_client, request_id, "accept", "center:li")
+    act(tx_client, request_id, "accept", "admin.test")
     found = get_one(tx_client, request_id)
     assert found["status"] == "open" and found["status_notes"] == "立案"
     assert listed(tx_client, service_request_id=request_id) == [request_id]
