@@ -204,7 +204,7 @@ INCIDENTS = [
         "            accounts.create(session, username=name, role=Role.COUNTY_ADMIN,\n"
         "                            scope_codes=[COUNTY], password=PASSWORD)\n\n"
         "class LoggedIn(httpx.Auth):\n"
-        "    \"\"\"Log in as `username` (again once the notebook's clock passes the token's expiry).\"\"\"\n"
+        '    """Log in as `username` (again once the notebook\'s clock passes the token\'s expiry)."""\n'
         "    requires_response_body = True\n\n"
         "    def __init__(self, username):\n"
         "        self.username, self.token, self.expires = username, None, None\n\n"
@@ -253,7 +253,7 @@ INCIDENTS = [
         "                        worker_id=case['worker_id'], password=PASSWORD)\n"
         "people[worker_name] = LoggedIn(worker_name)\n\n"
         "def act(action, user, **body):\n"
-        "    \"\"\"`action` as `user`: who acts is the logged-in account, never a field.\"\"\"\n"
+        '    """`action` as `user`: who acts is the logged-in account, never a field."""\n'
         "    clock[0] += timedelta(hours=1)\n"
         "    return api.post(f\"/api/v1/incidents/{case['id']}/actions/{action}\", json=body,\n"
         "                    auth=people[user])\n\n"
@@ -271,9 +271,7 @@ INCIDENTS = [
     ),
     new_markdown_cell("An action the stage does not allow gets 409 with the allowed ones:"),
     new_code_cell(
-        "wrong = act('dispatch', 'center.wang')\n"
-        "assert wrong.status_code == 409\n"
-        "wrong.json()"
+        "wrong = act('dispatch', 'center.wang')\nassert wrong.status_code == 409\nwrong.json()"
     ),
     new_markdown_cell(
         "## 超时升级 Deadlines and escalation (分级响应)\n\n"
