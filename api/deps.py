@@ -21,12 +21,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.security import PrincipalDep
 from gridmap import audit, db
-from gridmap.auth.access import Principal
+from gridmap.auth.access import FIELDS, Principal
 from gridmap.db.scope import Scope
 from gridmap.errors import CoordinateOutOfRangeError
 from gridmap.lookup import Index
 from gridmap.settings import Settings
-from gridmap.vocabulary import InputCRS
+from gridmap.vocabulary import AuditAction, InputCRS, Sensitivity
 
 T = TypeVar("T")
 CRS = InputCRS  # wgs84 | cgcs2000 | gcj02 | bd09
@@ -183,6 +183,26 @@ def audit_read(request: Request, *rows: dict[str, Any]) -> None:
     if rows:
         with request.app.state.sessions() as session:
             audit.record_read(session, *rows)
+
+
+def audit_sensitive_read(
+    request: Request, principal: Principal, resource: str, ids: list[int]
+) -> None:
+    """A read of ``resource`` rows that showed their sensitive fields (``access.FIELDS``)
+    leaves one audit row naming the rows; roles that do not see them leave none.
+    """
+    if ids and principal.sees(Sensitivity.SENSITIVE):
+        shown = [f for f, level in FIELDS[resource].items() if level is Sensitivity.SENSITIVE]
+        audit_read(
+            request,
+            audit.entry(
+                principal,
+                AuditAction.READ,
+                resource,
+                ids[0] if len(ids) == 1 else None,
+                detail={"ids": ids[:1000], "fields": shown},
+            ),
+        )
 
 
 def _write_reads(request: Request) -> None:

@@ -18,7 +18,7 @@ from api.deps import (
     PageDep,
     SessionDep,
     Text,
-    audit_read,
+    audit_sensitive_read,
     json_response,
     now,
     parse_bbox,
@@ -37,7 +37,7 @@ from api.security import PrincipalDep
 from gridmap import audit, categories, incidents
 from gridmap.auth.access import ACTION_NEEDS, Principal
 from gridmap.errors import NotFoundError, PayloadTooLargeError
-from gridmap.vocabulary import Action, AuditAction, CaseType, Permission, Sensitivity, Stage, Tier
+from gridmap.vocabulary import Action, AuditAction, CaseType, Permission, Stage, Tier
 
 router = APIRouter(tags=["incidents 事件"], responses=COMMON)
 
@@ -299,26 +299,11 @@ def list_incidents(
         limit=page.limit,
         offset=page.offset,
     )
-    _audit_reporters(request, principal, [i["id"] for i in items])
+    audit_sensitive_read(request, principal, "incident", [i["id"] for i in items])
     shown = [principal.redact("incident", i) for i in items]
     return json_response(
         {"total": total, "limit": page.limit, "offset": page.offset, "items": shown}
     )
-
-
-def _audit_reporters(request: Request, principal: Principal, ids: list[int]) -> None:
-    """A read that showed reporters (sensitive) leaves an audit row naming the incidents."""
-    if ids and principal.sees(Sensitivity.SENSITIVE):
-        audit_read(
-            request,
-            audit.entry(
-                principal,
-                AuditAction.READ,
-                "incident",
-                ids[0] if len(ids) == 1 else None,
-                detail={"ids": ids[:1000], "fields": ["reporter", "photo_urls"]},
-            ),
-        )
 
 
 @router.get(
@@ -370,7 +355,7 @@ def get_incident(
     """
     principal.require(Permission.READ_INCIDENTS)
     found = incidents.get(session, incident_id, scope=principal.scope, now=now(request))
-    _audit_reporters(request, principal, [incident_id])
+    audit_sensitive_read(request, principal, "incident", [incident_id])
     return json_response(principal.redact("incident", found))
 
 

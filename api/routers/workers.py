@@ -13,7 +13,7 @@ from api.deps import (
     PageDep,
     SessionDep,
     Text,
-    audit_read,
+    audit_sensitive_read,
     json_response,
     run_in_session,
 )
@@ -23,7 +23,7 @@ from api.security import PrincipalDep
 from gridmap import audit, workers
 from gridmap.auth.access import Principal
 from gridmap.errors import NotFoundError
-from gridmap.vocabulary import AuditAction, Duty, Permission, Role, Sensitivity, WorkerRole
+from gridmap.vocabulary import AuditAction, Duty, Permission, Role, WorkerRole
 
 router = APIRouter(tags=["workers 网格员"], responses=COMMON)
 WorkerId = Annotated[int, Path(ge=1, le=MAX_INT)]
@@ -72,21 +72,6 @@ class TrackIn(BaseModel):
     fixes: list[Fix] = Field(min_length=1, max_length=workers.MAX_FIXES)
 
 
-def _audit_phones(request: Request, principal: Principal, ids: list[int]) -> None:
-    """A read that showed phones and positions (sensitive) leaves an audit row."""
-    if ids and principal.sees(Sensitivity.SENSITIVE):
-        audit_read(
-            request,
-            audit.entry(
-                principal,
-                AuditAction.READ,
-                "worker",
-                ids[0] if len(ids) == 1 else None,
-                detail={"ids": ids[:1000], "fields": ["phone", "lon", "lat", "last_seen"]},
-            ),
-        )
-
-
 def _check_grids(principal: Principal, grids: list[str]) -> None:
     """Grids outside the caller's area do not exist for them (404, like unknown codes)."""
     outside = [g for g in grids if not principal.scope.contains(g)]
@@ -122,7 +107,7 @@ def list_workers(
         limit=page.limit,
         offset=page.offset,
     )
-    _audit_phones(request, principal, [w["id"] for w in items])
+    audit_sensitive_read(request, principal, "worker", [w["id"] for w in items])
     shown = [principal.redact("worker", w) for w in items]
     return json_response(
         {"total": total, "limit": page.limit, "offset": page.offset, "items": shown}
@@ -251,7 +236,7 @@ def get_worker(
     """The worker with their grids and last known position (404 outside the caller's area)."""
     principal.require(Permission.READ_WORKERS)
     found = workers.require(session, worker_id, scope=principal.scope)
-    _audit_phones(request, principal, [worker_id])
+    audit_sensitive_read(request, principal, "worker", [worker_id])
     return json_response(principal.redact("worker", found))
 
 
