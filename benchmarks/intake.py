@@ -3,9 +3,9 @@
 One uvicorn worker serves the real app on loopback over the demo database. Two phases:
 
 1. Throughput: ``wrk`` POSTs reports in GCJ-02 (as phones send them), each with a fresh
-   Idempotency-Key and a bearer token from a real login; then the same without a token (the
-   server runs in benchmark mode, where that is allowed), then ``/health``, with the same
-   settings in the same run.
+   Idempotency-Key and a bearer token from a real login, alternating in rounds with the same
+   without a token (the server runs in benchmark mode, where that is allowed); then
+   ``/health``, with the same settings in the same run.
 2. Retries: an asyncio client sends reports the way a phone on a bad network does: some
    requests are cut off by a client timeout and resent, some are sent twice at once, and
    409 "in progress" answers are retried. Afterwards every key must have exactly one incident
@@ -17,6 +17,7 @@ Every row the benchmark writes carries its run's key prefix and is deleted at th
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 import time
@@ -28,7 +29,7 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from benchmarks.locate import BENCH_ENV, drive, drive_script, lua_headers
+from benchmarks.locate import BENCH_ENV, drive, drive_script, interleaved, lua_headers
 from benchmarks.login import bench_account, login, retire
 from gridmap import crs, db
 from tests.servers import free_port, start_server
@@ -190,16 +191,19 @@ def run(
     anon_prefix = f"bench-{run_id}-a-"
     try:
         bearer = {"Authorization": f"Bearer {login(base, username, password)}"}
-        script = WRK_POST % (encoded, wrk_prefix, lua_headers(bearer))
+        rounds = itertools.count()
+
+        def post(prefix: str, headers: dict[str, str] | None) -> dict[str, Any]:
+            """One wrk run whose keys are new: each round has its own key prefix."""
+            keys = f"{prefix}{next(rounds)}-"
+            script = WRK_POST % (encoded, keys, lua_headers(headers))
+            return drive_script(base, script, seconds=seconds, connections=connections)
+
         # The warm-up has its own prefix: not counted, still cleaned up.
         warm = WRK_POST % (encoded, f"bench-{run_id}-u-", lua_headers(bearer))
         drive_script(base, warm, seconds=2, connections=connections)  # warm up, like locate
-        intake = drive_script(base, script, seconds=seconds, connections=connections)
-        anonymous = drive_script(
-            base,
-            WRK_POST % (encoded, anon_prefix, lua_headers(None)),
-            seconds=seconds,
-            connections=connections,
+        intake, anonymous = interleaved(
+            lambda: post(wrk_prefix, bearer), lambda: post(anon_prefix, None)
         )
         trivial = drive(base, ["/health"], seconds=seconds, connections=connections)
         started = time.perf_counter()
