@@ -114,7 +114,9 @@ def gridmap_problem(error: GridmapError) -> Response:
     if isinstance(error, UnauthorizedError):
         response.headers["WWW-Authenticate"] = 'Bearer realm="gridmap"'
     retry_after = error.context.get("retry_after_s")
-    if isinstance(error, RateLimitedError) and isinstance(retry_after, int | float):
+    if isinstance(error, RateLimitedError | IdempotencyKeyInProgressError) and isinstance(
+        retry_after, int | float
+    ):
         response.headers["Retry-After"] = str(max(1, int(retry_after + 0.999)))
     return response
 

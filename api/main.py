@@ -201,6 +201,7 @@ def create_app(settings: Settings | None = None, *, index: lookup.Index | None =
         openapi_url=None,  # served below, to logged-in callers only
     )
     app.state.settings = settings
+    app.state.time_bounds = settings.time_bounds()  # client times: gridmap.times
     app.state.guard = Guard(settings)
     if settings.benchmark_anonymous:
         logger.warning(

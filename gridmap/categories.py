@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -22,6 +23,12 @@ from typing_extensions import TypedDict  # pydantic reads typing.TypedDict only 
 from gridmap import db, workflow
 from gridmap.errors import InvalidInputError, NotFoundError
 from gridmap.vocabulary import OPEN_STAGES, CaseType, Tier
+
+# Time limits: a quarter hour at least (shorter makes every case overdue on arrival), a year
+# at most. Names: printable text of at most MAX_NAME characters.
+MIN_HOURS = 0.25
+MAX_HOURS = 24 * 365
+MAX_NAME = 100
 
 
 def defaults() -> list[dict[str, Any]]:
@@ -63,26 +70,36 @@ def check(rows: Sequence[dict[str, Any]], known: set[str]) -> None:
         if row.get("case_type") not in CaseType.values():
             raise InvalidInputError(f"{where}: case_type must be one of {', '.join(CaseType)}")
         if not _hours(row.get("limit_hours")):
-            raise InvalidInputError(f"{where}: limit_hours must be > 0 and at most a year")
+            raise InvalidInputError(
+                f"{where}: limit_hours must be between {MIN_HOURS} and {MAX_HOURS} hours"
+            )
         for stage, value in (row.get("stage_hours") or {}).items():
             if stage not in OPEN_STAGES or not _hours(value):
                 raise InvalidInputError(
-                    f"{where}: stage_hours takes hours (> 0, at most a year) for "
+                    f"{where}: stage_hours takes hours ({MIN_HOURS} to {MAX_HOURS}) for "
                     f"{', '.join(OPEN_STAGES)}"
                 )
         for name in ("name_zh", "name_en"):
-            text = str(row.get(name, ""))
-            if not text.strip() or "\x00" in text:
-                raise InvalidInputError(f"{where}: {name} is required (and without NUL)")
+            text = str(row.get(name, "")).strip()
+            if not text:
+                raise InvalidInputError(f"{where}: {name} is required")
+            control = next((c for c in text if unicodedata.category(c).startswith("C")), None)
+            if control is not None:
+                raise InvalidInputError(
+                    f"{where}: {name} contains the control character U+{ord(control):04X}"
+                )
+            if len(text) > MAX_NAME:
+                raise InvalidInputError(f"{where}: {name} is longer than {MAX_NAME} characters")
+            row[name] = text
 
 
 def _hours(value: object) -> bool:
-    """A usable time limit: a finite number of hours above 0 and at most a year."""
+    """A usable time limit: a finite number of hours from a quarter hour to a year."""
     return (
         isinstance(value, int | float)
         and not isinstance(value, bool)
         and math.isfinite(value)
-        and 0 < value <= 24 * 365
+        and MIN_HOURS <= value <= MAX_HOURS
     )
 
 

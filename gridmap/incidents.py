@@ -27,7 +27,7 @@ from typing_extensions import (  # pydantic reads typing.TypedDict only from 3.1
     TypedDict,
 )
 
-from gridmap import crs, db, h3cells, lookup, workers, workflow
+from gridmap import crs, db, h3cells, lookup, times, workers, workflow
 from gridmap.db.scope import EVERYTHING, Scope
 from gridmap.errors import (
     ConcurrentUpdateError,
@@ -168,8 +168,8 @@ class Intake:
     created: bool
 
 
-def check_report(report: Report) -> None:
-    """Refuse reports that cannot be stored, naming the field."""
+def check_report(report: Report, *, now: datetime, bounds: times.Bounds = times.DEFAULT) -> Report:
+    """The report as it is stored (device time in UTC), or an error naming the bad field."""
     for name in ("description", "reporter", "category"):
         if "\x00" in getattr(report, name):
             raise InvalidInputError(f"{name} contains a NUL character", field=name)
@@ -181,6 +181,10 @@ def check_report(report: Report) -> None:
         raise InvalidInputError(f"at most {MAX_PHOTOS} photos per report")
     if report.gps_accuracy_m is not None and not 0 <= report.gps_accuracy_m < 100_000:
         raise InvalidInputError("gps_accuracy_m must be between 0 and 100000 metres")
+    if report.device_time is None:
+        return report
+    device_time = times.check(report.device_time, now=now, field="device_time", bounds=bounds)
+    return replace(report, device_time=device_time)
 
 
 def _limits(row: Any) -> workflow.Limits:
@@ -245,12 +249,13 @@ def _prepare(
     source: str,
     synthetic: bool,
     actor: Actor | None = None,
+    bounds: times.Bounds = times.DEFAULT,
 ) -> dict[str, Any]:
     """Check and locate a report (no database): the intake statement's parameters.
 
     A report outside the actor's area is refused as not found, like one outside every boundary.
     """
-    check_report(report)
+    report = check_report(report, now=now, bounds=bounds)
     _check_key(key)
     report = replace(report, crs=crs.check_crs(report.crs))  # stored by its canonical name
     where = lookup.locate_one(
@@ -275,6 +280,7 @@ def _created(found: dict[str, Any], params: dict[str, Any], key: str | None) -> 
         raise IdempotencyKeyInProgressError(
             f"a request with Idempotency-Key {key!r} is still being processed; retry in a moment",
             key=key,
+            retry_after_s=1,  # an intake takes milliseconds: a second is plenty
         )
     if found["existing_id"] is not None or (found["category_found"] and found["id"] is None):
         return None  # stored before, or by a racing request with the same key just now
@@ -316,6 +322,7 @@ def report_incident(
     source: str = "api",
     synthetic: bool = False,
     actor: Actor | None = None,
+    bounds: times.Bounds = times.DEFAULT,
 ) -> Intake:
     """Locate, assign and store one report (the caller commits); replay it if ``key`` was seen.
 
@@ -331,6 +338,7 @@ def report_incident(
         source=source,
         synthetic=synthetic,
         actor=actor,
+        bounds=bounds,
     )
     made = _created(db.incidents.intake(session, INTAKE, params), params, key)
     if made is None:
@@ -348,6 +356,7 @@ async def report_incident_fast(
     now: datetime | None = None,
     near_boundary_m: float = 30.0,
     actor: Actor | None = None,
+    bounds: times.Bounds = times.DEFAULT,
 ) -> Intake | None:
     """The HTTP hot path: :func:`report_incident` as one autocommit statement on an async pool.
 
@@ -363,6 +372,7 @@ async def report_incident_fast(
         source="api",
         synthetic=False,
         actor=actor,
+        bounds=bounds,
     )
     return _created(await db.incidents.intake_async(pool, INTAKE, params), params, key)
 
@@ -376,6 +386,7 @@ def report_many(
     near_boundary_m: float = 30.0,
     source: str = "batch",
     actor: Actor | None = None,
+    bounds: times.Bounds = times.DEFAULT,
 ) -> list[Intake]:
     """Store a phone's offline queue: (key, report) pairs, all or nothing.
 
@@ -394,7 +405,16 @@ def report_many(
         for position, (key, report) in enumerate(items):
             results.append(
                 _report_item(
-                    session, index, position, key, report, now, near_boundary_m, source, actor
+                    session,
+                    index,
+                    position,
+                    key,
+                    report,
+                    now,
+                    near_boundary_m,
+                    source,
+                    actor,
+                    bounds,
                 )
             )
     return results
@@ -410,6 +430,7 @@ def _report_item(
     near_boundary_m: float,
     source: str,
     actor: Actor | None,
+    bounds: times.Bounds,
 ) -> Intake:
     """One item of :func:`report_many`; errors name the item's position."""
     try:
@@ -422,6 +443,7 @@ def _report_item(
             near_boundary_m=near_boundary_m,
             source=source,
             actor=actor,
+            bounds=bounds,
         )
     except GridmapError as error:
         error.context.setdefault("item", position)

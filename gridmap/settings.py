@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gridmap import times
 
 
 class Settings(BaseSettings):
@@ -24,6 +27,9 @@ class Settings(BaseSettings):
     near_boundary_m: float = Field(30.0, ge=0, le=1000)
     max_page_size: int = Field(1000, gt=0)
     max_batch_points: int = Field(100_000, gt=0)
+    # Times phones send (device_time, GPS fixes) must lie between this and now + time_ahead_s.
+    time_earliest: datetime = times.DEFAULT_EARLIEST
+    time_ahead_s: float = Field(times.DEFAULT_AHEAD.total_seconds(), ge=0, le=366 * 86_400)
     # Per-county grid rules, e.g. {"513401": {"urban": [300, 500], "rural": [100, 300]}}.
     grid_rules: dict[str, dict[str, tuple[int, int]]] = Field(default_factory=dict)
     # Overdue cases climb one tier every this many seconds (0: only `gridmap incidents escalate`).
@@ -46,3 +52,10 @@ class Settings(BaseSettings):
     tile_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+
+    def time_bounds(self) -> times.Bounds:
+        """The window client times must fall in (``gridmap.times``)."""
+        earliest = self.time_earliest
+        if earliest.tzinfo is None:
+            earliest = earliest.replace(tzinfo=UTC)
+        return times.Bounds(earliest=earliest, ahead=timedelta(seconds=self.time_ahead_s))

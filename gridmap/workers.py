@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NotRequired, cast
 
 import numpy as np
@@ -23,7 +23,7 @@ from typing_extensions import (  # pydantic reads typing.TypedDict only from 3.1
 
 import shapely
 
-from gridmap import codes, crs, db, h3cells, hierarchy, lookup
+from gridmap import codes, crs, db, h3cells, hierarchy, lookup, times
 from gridmap.db.scope import EVERYTHING, Scope
 from gridmap.errors import InvalidInputError, NotFoundError
 from gridmap.vocabulary import Duty, WorkerRole
@@ -34,6 +34,8 @@ TRACK_MAX_GAP_S = 600.0  # fixes further apart in time are not joined into a pat
 TRACK_MAX_JUMP_M = 2000.0  # nor are fixes further apart in space (a GPS jump, a bus ride)
 TRACK_STEP_M = 5.0  # joined fixes are interpolated this densely before taking cells
 MAX_FIXES = 100_000
+# A fix this close outside the county still counts (GPS error, a road along the border).
+COUNTY_TOLERANCE_M = 1000.0
 MAX_COVERAGE_PERIOD = timedelta(days=31)
 
 
@@ -250,23 +252,46 @@ def record_track(
     *,
     crs_name: str = "wgs84",
     accuracy_m: Sequence[float | None] | None = None,
+    now: datetime | None = None,
+    bounds: times.Bounds = times.DEFAULT,
 ) -> int:
     """Store a batch of GPS fixes of one worker (any CRS); fixes already stored are skipped.
 
-    Return how many were new. Times must carry a timezone.
+    Return how many were new. Times must carry a timezone and lie within ``bounds`` of ``now``
+    (they are stored in UTC); every fix must lie in the worker's county or within
+    :data:`COUNTY_TOLERANCE_M` of its boundary. One bad fix refuses the batch, naming it, so a
+    phone can drop it and resend the rest: nothing is stored half.
     """
     count = len(lon)
     if not count == len(lat) == len(recorded_at):
         raise InvalidInputError("lon, lat and recorded_at must have the same length")
     if count > MAX_FIXES:
         raise InvalidInputError(f"{count} fixes exceed the limit of {MAX_FIXES} per call")
-    if any(t.tzinfo is None for t in recorded_at):
-        raise InvalidInputError("recorded_at needs a timezone (e.g. 2026-11-23T08:00:00+08:00)")
+    recorded_at = times.check_all(
+        recorded_at, now=now or datetime.now(UTC), field="recorded_at", bounds=bounds
+    )
     worker = require(session, worker_id)
     crs_name = crs.check_crs(crs_name)
     lon_arr, lat_arr = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     crs.check_lonlat(lon_arr, lat_arr)
     wlon, wlat = crs.to_wgs84(lon_arr, lat_arr, crs_name)
+    outside = db.workers.outside_county(
+        session,
+        worker["county_code"],
+        np.asarray(wlon).tolist(),
+        np.asarray(wlat).tolist(),
+        COUNTY_TOLERANCE_M,
+    )
+    if outside:
+        n = outside[0]
+        raise InvalidInputError(
+            f"fix {n} ({lon_arr[n]:.6f}, {lat_arr[n]:.6f} {crs_name}) lies outside county "
+            f"{worker['county_code']}"
+            + (f" ({len(outside)} fixes in all)" if len(outside) > 1 else "")
+            + "; drop it and resend the rest",
+            fix=n,
+            fixes=outside[:100],
+        )
     cells = h3cells.lonlat_to_cells(np.asarray(wlon), np.asarray(wlat), COVERAGE_RESOLUTION)
     return db.workers.add_positions(
         session,

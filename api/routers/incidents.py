@@ -106,10 +106,10 @@ class CategoryIn(BaseModel):
     name_en: Text = Field(min_length=1, max_length=100)
     tier: Tier
     case_type: CaseType
-    limit_hours: FiniteFloat = Field(gt=0, le=24 * 365)
-    stage_hours: dict[str, Annotated[FiniteFloat, Field(gt=0, le=24 * 365)]] = Field(
-        default_factory=dict
-    )
+    limit_hours: FiniteFloat = Field(ge=categories.MIN_HOURS, le=categories.MAX_HOURS)
+    stage_hours: dict[
+        str, Annotated[FiniteFloat, Field(ge=categories.MIN_HOURS, le=categories.MAX_HOURS)]
+    ] = Field(default_factory=dict)
     active: bool = True
 
 
@@ -171,7 +171,14 @@ async def intake(
     at = state.clock()
     near_m = state.settings.near_boundary_m
     found = await incidents.report_incident_fast(
-        state.pool, state.index, report, key=key, now=at, near_boundary_m=near_m, actor=actor
+        state.pool,
+        state.index,
+        report,
+        key=key,
+        now=at,
+        near_boundary_m=near_m,
+        actor=actor,
+        bounds=state.time_bounds,
     )
     if found is None:  # a retry: compare with the stored report and replay it
 
@@ -185,6 +192,7 @@ async def intake(
                     now=at,
                     near_boundary_m=near_m,
                     actor=actor,
+                    bounds=state.time_bounds,
                 )
 
         found = await run_in_threadpool(replay)
@@ -221,6 +229,7 @@ def report_batch(body: BatchIn, request: Request, principal: PrincipalDep) -> Re
             now=now(request),
             near_boundary_m=state.settings.near_boundary_m,
             actor=actor_of(principal),
+            bounds=state.time_bounds,
         )
         audit.record(
             session,

@@ -115,6 +115,7 @@ async def create_request(request: Request, format: str) -> Response:
                 near_boundary_m=state.settings.near_boundary_m,
                 source="open311",
                 actor=actor_of(principal),
+                bounds=state.time_bounds,
             )
             if county is not None and intake.incident["county_code"] != county:
                 raise InvalidInputError(  # raised inside the transaction: nothing is stored

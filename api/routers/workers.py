@@ -15,6 +15,7 @@ from api.deps import (
     Text,
     audit_sensitive_read,
     json_response,
+    now,
     run_in_session,
 )
 from api.schemas.problem import COMMON, problems
@@ -327,6 +328,8 @@ def add_positions(
             [f.t for f in body.fixes],
             crs_name=body.crs,
             accuracy_m=[f.accuracy_m for f in body.fixes],
+            now=now(request),
+            bounds=request.app.state.time_bounds,
         )
         audit.record(
             session,

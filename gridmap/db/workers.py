@@ -190,6 +190,33 @@ def unstaffed_grids(
     return list(session.execute(query))
 
 
+def outside_county(
+    session: Session,
+    county_code: str,
+    lon: Sequence[float],
+    lat: Sequence[float],
+    tolerance_m: float,
+) -> list[int]:
+    """Positions (0-based) of the WGS84 points farther than ``tolerance_m`` from the county's
+    current boundary: all of them when the county has none.
+    """
+    statement = text(
+        """
+        SELECT p.n - 1
+        FROM unnest(CAST(:lon AS float8[]), CAST(:lat AS float8[])) WITH ORDINALITY AS p(x, y, n)
+        WHERE NOT EXISTS (
+            SELECT 1 FROM unit u
+            WHERE u.level = 'county' AND u.code = :county AND u.generation_high IS NULL
+              AND ST_DWithin(u.geom::geography,
+                             ST_SetSRID(ST_MakePoint(p.x, p.y), 4326)::geography, :tolerance)
+        )
+        ORDER BY p.n
+        """
+    )
+    params = {"lon": list(lon), "lat": list(lat), "county": county_code, "tolerance": tolerance_m}
+    return [int(n) for n in session.execute(statement, params).scalars()]
+
+
 def add_positions(
     session: Session,
     *,

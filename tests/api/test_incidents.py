@@ -45,7 +45,7 @@ def body(point: tuple[str, float, float], **extra: object) -> dict[str, object]:
         "category": "0501",
         "description": "路边垃圾堆放",
         "reporter": "网格员 李华",
-        "device_time": "2026-11-23T09:30:00+08:00",
+        "device_time": "2026-11-20T09:30:00+08:00",  # before every clock the tests set
         "gps_accuracy_m": 6.5,
         "photo_urls": ["https://files.example.cn/p/1.jpg"],
         **extra,
@@ -194,7 +194,8 @@ def moved_clock(own_client) -> list[datetime]:
 
 
 def test_overdue_listing_follows_the_clock(own_client, phone_point, moved_clock) -> None:
-    case = own_client.post("/api/v1/incidents", json=body(phone_point, category="0503")).json()
+    report = body(phone_point, category="0503", device_time="2026-11-20T09:59:00+08:00")
+    case = own_client.post("/api/v1/incidents", json=report).json()
     assert case["stage_due"].startswith("2026-11-20T02:06")  # 5 % of 2 h
     listed = own_client.get("/api/v1/incidents", params={"overdue": True, "limit": 1000}).json()
     assert case["id"] not in {i["id"] for i in listed["items"]}
@@ -283,6 +284,30 @@ def test_concurrent_staff_exactly_one_wins(server, phone_point) -> None:
     with httpx.Client(base_url=base, headers=identities.bearer(url)) as http:
         events = http.get(f"/api/v1/incidents/{case['id']}").json()["events"]
     assert [e["action"] for e in events].count("dispatch") == 1
+
+
+def test_an_in_flight_key_is_409_with_retry_after(server, phone_point) -> None:
+    """While another request holds the key (its advisory lock, held here by the test), a retry
+    is told to come back: 409 with Retry-After; once it is free the same retry is stored."""
+    import psycopg
+
+    from gridmap.db.incidents import key_lock_id
+
+    base, url = server
+    key = f"held-{uuid.uuid4()}"
+    with httpx.Client(base_url=base, timeout=30, headers=identities.bearer(url)) as http:
+        with psycopg.connect(url.replace("+psycopg", "")) as holder, holder.transaction():
+            holder.execute("SELECT pg_advisory_xact_lock(%s)", (key_lock_id(key),))
+            busy = http.post(
+                "/api/v1/incidents", json=body(phone_point), headers={"Idempotency-Key": key}
+            )
+        assert busy.status_code == 409, busy.text
+        assert busy.json()["code"] == "IdempotencyKeyInProgressError"
+        assert int(busy.headers["Retry-After"]) >= 1
+        again = http.post(
+            "/api/v1/incidents", json=body(phone_point), headers={"Idempotency-Key": key}
+        )
+        assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
 
 
 def test_concurrent_retries_of_one_key_make_one_incident(server, phone_point) -> None:
@@ -398,6 +423,12 @@ def test_nul_and_huge_ids_in_bodies_are_422(own_client, phone_point) -> None:
         {"stage_hours": {"handling": 1e12}},
         {"limit_hours": 1e12},
         {"name_zh": "a\x00"},
+        {"limit_hours": 5e-324},  # every case overdue on arrival
+        {"stage_hours": {"handling": 0.01}},
+        {"name_zh": ""},
+        {"name_zh": "   "},
+        {"name_en": "Tab\there"},
+        {"name_zh": "\u202e反转"},  # a bidi override (format character)
     ],
 )
 def test_category_values_that_would_break_intake_are_refused(client, change) -> None:
@@ -414,6 +445,40 @@ def test_category_values_that_would_break_intake_are_refused(client, change) -> 
         assert answer.status_code == 422 and "parent" in answer.json()["detail"]
     else:
         assert answer.status_code == 422, answer.text
+
+
+@pytest.mark.parametrize(
+    ("device_time", "why"),
+    [
+        ("9999-12-31T23:59:59-05:00", "after"),  # year 10000 in UTC: reads used to answer 500
+        ("0001-01-01T00:00:00Z", "before"),
+        ("1970-01-01T00:00:00Z", "before"),
+        ("2126-12-02T10:00:00+08:00", "after"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/api/v1/incidents", "/api/v1/incidents/batch"])
+def test_device_times_outside_the_window_are_refused(client, phone_point, device_time, why, path):
+    report = body(phone_point, device_time=device_time)
+    payload = {"items": [report | {"key": str(uuid.uuid4())}]} if path.endswith("batch") else report
+    answer = client.post(path, json=payload, headers={"Idempotency-Key": str(uuid.uuid4())})
+    assert answer.status_code == 422, answer.text
+    problem = answer.json()
+    assert problem["code"] == "InvalidInputError"
+    assert "device_time" in problem["detail"] and why in problem["detail"]
+
+
+def test_device_time_offsets_are_stored_in_utc(own_client, phone_point) -> None:
+    """+15:59 is valid RFC 3339 but not PostgreSQL input: converted before it is stored."""
+    made = own_client.post(
+        "/api/v1/incidents", json=body(phone_point, device_time="2026-11-23T10:00:00+15:59")
+    )
+    assert made.status_code == 201, made.text
+    stored = own_client.get(f"/api/v1/incidents/{made.json()['id']}").json()
+    assert datetime.fromisoformat(stored["device_time"]) == datetime(
+        2026, 11, 22, 18, 1, tzinfo=UTC
+    )
+    assert own_client.get("/api/v1/incidents").status_code == 200
+    assert own_client.get("/open311/v2/requests.json").status_code == 200
 
 
 def test_a_chunked_body_over_the_limit_is_413(client) -> None:

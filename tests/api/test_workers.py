@@ -6,7 +6,7 @@ share ``client``, whose database refuses writes.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -298,3 +298,55 @@ def test_positions_refuse_bad_fixes(tx_client) -> None:
     assert tx_client.get(f"{BASE}/{worker['id']}").json()["last_seen"] is None
     missing = tx_client.post(f"{BASE}/2000000000/positions", json={"fixes": [fix]})
     assert_problem(missing, 404, "NotFoundError")
+
+
+@pytest.mark.parametrize(
+    ("t", "why"),
+    [
+        ("9999-12-31T23:59:59-05:00", "after"),  # year 10000 in UTC: reads used to answer 500
+        ("0001-01-01T00:00:00+00:00", "before"),
+        ("1999-12-31T23:59:59+00:00", "before"),
+        ("2099-01-01T00:00:00+08:00", "after"),
+    ],
+)
+def test_positions_outside_the_time_window_are_refused(tx_client, t, why) -> None:
+    worker = create(tx_client)
+    url = f"{BASE}/{worker['id']}/positions"
+    fixes = [
+        {"lon": 102.26, "lat": 27.89, "t": "2025-03-04T09:00:00+08:00"},
+        {"lon": 102.26, "lat": 27.89, "t": t},
+    ]
+    problem = assert_problem(tx_client.post(url, json={"fixes": fixes}), 422, "InvalidInputError")
+    assert "recorded_at[1]" in problem["detail"] and why in problem["detail"]
+    shown = tx_client.get(f"{BASE}/{worker['id']}")
+    assert shown.status_code == 200 and shown.json()["last_seen"] is None  # nothing stored
+    assert tx_client.get(BASE, params={"limit": 5}).status_code == 200
+
+
+def test_position_offsets_beyond_postgresql_are_stored_in_utc(tx_client) -> None:
+    """RFC 3339 allows +15:59, PostgreSQL's timestamptz input does not: stored as UTC."""
+    worker = create(tx_client)
+    url = f"{BASE}/{worker['id']}/positions"
+    fix = {"lon": 102.26, "lat": 27.89, "t": "2025-12-02T10:00:00+15:59"}
+    answer = tx_client.post(url, json={"fixes": [fix]})
+    assert answer.status_code == 200, answer.text
+    seen = datetime.fromisoformat(tx_client.get(f"{BASE}/{worker['id']}").json()["last_seen"])
+    assert seen == datetime(2025, 12, 1, 18, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat"),
+    [(0.0, 0.0), (-74.006, 40.7128), (116.397, 39.909)],  # null island, New York, Beijing
+    ids=["null-island", "new-york", "another-county"],
+)
+def test_positions_outside_the_workers_county_are_refused(tx_client, lon, lat) -> None:
+    worker = create(tx_client)
+    url = f"{BASE}/{worker['id']}/positions"
+    fixes = [
+        {"lon": 102.26, "lat": 27.89, "t": "2025-03-04T09:00:00+08:00"},
+        {"lon": lon, "lat": lat, "t": "2025-03-04T09:01:00+08:00"},
+    ]
+    answer = tx_client.post(url, json={"fixes": fixes})
+    problem = assert_problem(answer, 422, "InvalidInputError")
+    assert "fix 1" in problem["detail"] and problem["context"]["fix"] == 1
+    assert tx_client.get(f"{BASE}/{worker['id']}").json()["last_seen"] is None
