@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     tianditu_key: str | None = None
     # Self-hosted {z}/{x}/{y} tile URL for basemap=custom (WGS84/CGCS2000 tiles; GCJ-02 refused).
     tile_url: str | None = None
+    # A request's line and headers must arrive within this time and size (api/server.py).
+    header_timeout_s: float = Field(10.0, gt=0, le=300)
+    max_header_bytes: int = Field(32 * 1024, ge=1024, le=1024 * 1024)
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
 

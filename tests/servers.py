@@ -45,6 +45,8 @@ def start_server(
             str(port),
             "--workers",
             "1",
+            "--http",
+            "api.server:GuardedProtocol",  # as `gridmap serve` runs it
             "--log-level",
             "warning",
             "--no-access-log",
