@@ -5,10 +5,27 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gridmap import times
+
+HOME_DIR = ".gridmap"
+# This checkout, when gridmap runs from one (make demo installs it editable); None from a wheel.
+_CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def default_home(cwd: Path) -> Path:
+    """Where the private cluster lives when GRIDMAP_HOME is not set, the same wherever a
+    command runs: the nearest ``.gridmap`` in ``cwd`` or a folder above it, else that of the
+    checkout gridmap runs from, else ``cwd/.gridmap`` (created by ``gridmap db up``).
+    """
+    for folder in (cwd, *cwd.parents):
+        if (folder / HOME_DIR).is_dir():
+            return folder / HOME_DIR
+    if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / HOME_DIR).is_dir():
+        return _CHECKOUT / HOME_DIR
+    return cwd / HOME_DIR
 
 
 class Settings(BaseSettings):
@@ -19,8 +36,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, validation_alias=AliasChoices("GRIDMAP_DATABASE_URL", "DATABASE_URL")
     )
-    # The private cluster lives here when no database URL is given.
-    home: Path = Path(".gridmap")
+    # The private cluster lives here when no database URL is given (see default_home).
+    home: Path = Field(default_factory=lambda: default_home(Path.cwd()))
     pg_port: int = Field(54329, ge=1024, le=65535)
     pg_bin: Path | None = None
     h3_resolution: int = Field(10, ge=5, le=12)
@@ -55,6 +72,12 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(32 * 1024, ge=1024, le=1024 * 1024)
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+
+    @field_validator("home")
+    @classmethod
+    def _absolute(cls, home: Path) -> Path:
+        """A relative GRIDMAP_HOME is taken from where the command starts, once."""
+        return home.expanduser().resolve()
 
     def time_bounds(self) -> times.Bounds:
         """The window client times must fall in (``gridmap.times``)."""

@@ -104,8 +104,10 @@ def database_url(settings: Settings, *, start: bool = False, must_run: bool = Tr
         return up(cluster)
     if must_run and not is_running(cluster):
         raise DatabaseUnavailableError(
-            "the private database is not running: start it with `gridmap db up` "
-            "(or set DATABASE_URL to another PostGIS)"
+            f"the private database under {cluster.home} (port {cluster.port}) is not running: "
+            "start it with `gridmap db up`, point GRIDMAP_HOME at the folder `make demo` made, "
+            "or set DATABASE_URL to another PostGIS",
+            home=str(cluster.home),
         )
     return cluster.url()
 
