@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import quote
 
 import orjson
+import psycopg
+import psycopg_pool
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
@@ -36,6 +40,8 @@ from gridmap.errors import (
     UnknownCRSError,
     UnknownGenerationError,
 )
+
+logger = logging.getLogger("gridmap.api")
 
 STATUS_BY_ERROR: dict[type[GridmapError], int] = {
     InvalidGeometryError: 422,
@@ -114,9 +120,8 @@ def gridmap_problem(error: GridmapError) -> Response:
     if isinstance(error, UnauthorizedError):
         response.headers["WWW-Authenticate"] = 'Bearer realm="gridmap"'
     retry_after = error.context.get("retry_after_s")
-    if isinstance(error, RateLimitedError | IdempotencyKeyInProgressError) and isinstance(
-        retry_after, int | float
-    ):
+    retrying = RateLimitedError | IdempotencyKeyInProgressError | DatabaseUnavailableError
+    if isinstance(error, retrying) and isinstance(retry_after, int | float):
         response.headers["Retry-After"] = str(max(1, int(retry_after + 0.999)))
     return response
 
@@ -129,6 +134,29 @@ def validation_problem(error: RequestValidationError) -> Response:
     ]
     detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
     return problem(422, "RequestValidationError", detail, errors=errors)
+
+
+# A lost or refused database connection (PostgreSQL restarting, a failover, a full pool): the
+# request did not happen or its outcome is unknown, so it is a 503 the client retries (with the
+# same Idempotency-Key for writes), never a 500.
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    psycopg_pool.PoolTimeout,
+)
+DATABASE_RETRY_AFTER_S = 2
+
+
+def database_down(error: Exception) -> DatabaseUnavailableError:
+    """The 503 for a lost database connection; the driver's message goes to the log only."""
+    logger.warning("database unavailable: %s", error)
+    return DatabaseUnavailableError(
+        "the database is unavailable (restarting or unreachable); retry shortly, with the same "
+        "Idempotency-Key for a report",
+        retry_after_s=DATABASE_RETRY_AFTER_S,
+    )
 
 
 def problem_for(error: GridmapError | RequestValidationError) -> Response:
@@ -160,7 +188,12 @@ def install_error_handlers(app: FastAPI) -> None:
         response.headers.update(error.headers or {})  # e.g. Allow on a 405 (RFC 9110)
         return response
 
+    async def on_database_down(_: Request, error: Exception) -> Response:
+        return gridmap_problem(database_down(error))
+
     app.add_exception_handler(GridmapError, on_gridmap_error)
+    for kind in DATABASE_DOWN:
+        app.add_exception_handler(kind, on_database_down)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     _document_problems(app)

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.deps import json_bytes
-from api.errors import problem_for
+from api.errors import DATABASE_DOWN, database_down, problem_for
 from api.routers.incidents import IncidentIn, intake
 from api.routers.locate import locate_current
 from gridmap import incidents
@@ -133,6 +133,9 @@ class HotPaths:
             incident, extra = await intake(self.state, body, key, principal)
         except (GridmapError, RequestValidationError) as error:
             await problem_for(error)(scope, receive, send)
+            return
+        except DATABASE_DOWN as error:
+            await problem_for(database_down(error))(scope, receive, send)
             return
         raw_headers = [(k.lower().encode(), v.encode()) for k, v in extra.items()]
         await _json(send, json_bytes(incident), 201, raw_headers)

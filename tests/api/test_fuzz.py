@@ -10,6 +10,7 @@ minutes); ``make reliability`` runs the same test with thousands.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -70,4 +71,4 @@ def test_no_input_breaks_the_api(fuzz_server: dict[str, Any]) -> None:
     assert operations >= 30  # the schema really was read
     assert not failures, "\n\n".join(failures)
     assert sent[0] >= operations * min(EXAMPLES, 3)  # and cases really were sent
-    print(f"fuzz: {sent[0]} cases over {operations} operations, 0 failures")
+    sys.stdout.write(f"fuzz: {sent[0]} cases over {operations} operations, 0 failures\n")
