@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from gridmap import db
 from gridmap.cli.context import JsonOpt, console, database_url, emit, load_settings
 from gridmap.db import migrations
+from gridmap.db.session import normalize_url
 
 app = typer.Typer(help="The database: private PostGIS cluster or DATABASE_URL.")
 
@@ -59,3 +62,43 @@ def db_migrate() -> None:
     """Apply pending migrations."""
     migrations.upgrade(database_url(load_settings()))
     console.print("migrated to head")
+
+
+@app.command("backup")
+def db_backup(
+    file: Annotated[Path, typer.Argument(help="where to write the dump (pg_dump custom format)")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Back the database up with pg_dump (custom format); restore it with `gridmap db restore`."""
+    settings = load_settings()
+    url = database_url(settings)
+    size = db.backup.dump(url, file, db.cluster.find_bin_dir(settings.pg_bin))
+    tables = db.backup.checksums(url)
+    emit(
+        {"file": str(file), "bytes": size, "rows": sum(n for n, _ in tables.values())},
+        as_json,
+        lambda d: console.print(f"{d['file']}: {d['bytes']} bytes, {d['rows']} rows"),
+    )
+
+
+@app.command("restore")
+def db_restore(
+    file: Annotated[Path, typer.Argument(help="a dump made by `gridmap db backup`")],
+    database: Annotated[str, typer.Option(help="the new database to restore into")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Restore a backup into a new database on the same server, in one transaction; point
+    DATABASE_URL (or the API) at it once it is checked. An existing database is refused.
+    """
+    from sqlalchemy.engine import make_url
+
+    settings = load_settings()
+    source = database_url(settings)
+    target = make_url(normalize_url(source)).set(database=database).render_as_string(False)
+    db.backup.restore(file, target, db.cluster.find_bin_dir(settings.pg_bin))
+    tables = db.backup.checksums(target)
+    emit(
+        {"database": database, "url": target, "rows": sum(n for n, _ in tables.values())},
+        as_json,
+        lambda d: console.print(f"restored into {d['database']}: {d['rows']} rows ({d['url']})"),
+    )

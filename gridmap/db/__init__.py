@@ -3,6 +3,7 @@
 from gridmap.db import (
     accounts,
     audit,
+    backup,
     categories,
     cell_index,
     cluster,
@@ -21,6 +22,7 @@ from gridmap.db import (
 __all__ = [
     "accounts",
     "audit",
+    "backup",
     "categories",
     "cell_index",
     "cluster",
