@@ -8,7 +8,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test system venv lint typecheck deps constraints bench serve clean
+.PHONY: demo test system venv lint typecheck deps constraints bench reliability serve clean
 
 system:
 	@scripts/install-system.sh
@@ -57,6 +57,13 @@ bench: venv
 	@$(BIN)/gridmap bench intake --json > benchmarks/results/intake.json
 	@$(BIN)/gridmap bench export --json > benchmarks/results/export.json
 	@echo "results in benchmarks/results/"
+
+# The proofs of docs/reliability.md (written by the command): load, a PostgreSQL restart under
+# load, SIGKILL mid-generation, the long fuzz run, a backup round trip. About 15 minutes.
+reliability: venv
+	@command -v wrk >/dev/null || scripts/install-system.sh wrk
+	@$(BIN)/gridmap demo > /dev/null
+	@$(BIN)/python -m benchmarks.reliability
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -134,6 +134,26 @@ def down(cluster: Cluster) -> bool:
     return True
 
 
+def restart(cluster: Cluster) -> None:
+    """Restart the running cluster the way an operator would (``pg_ctl restart -m fast``):
+    every connection is cut; clients must reconnect.
+    """
+    _run(
+        cluster,
+        [
+            str(cluster.bin_dir / "pg_ctl"),
+            "-D",
+            str(cluster.data_dir),
+            "-m",
+            "fast",
+            "-w",
+            "-l",
+            str(cluster.log_file),  # the port and other options come from postmaster.opts
+            "restart",
+        ],
+    )
+
+
 def is_running(cluster: Cluster) -> bool:
     """Whether the server of this data directory accepts connections."""
     if not (cluster.data_dir / "PG_VERSION").exists():
