@@ -27,6 +27,12 @@ POLYGONAL = ("Polygon", "MultiPolygon")
 # Stored coordinates snap to 1e-9° (0.1 mm): far below survey precision, and it makes the edges
 # that neighbouring units (and grids built from H3 cells) share bit-identical.
 PRECISION_DEG = 1e-9
+# A village boundary has hundreds to a few thousand vertices; a county's tens of thousands.
+# More is a mis-digitised or densified file that would slow every map and lookup build.
+MAX_VERTICES = 100_000
+# make_valid may add at most this share of a polygon's outline as area outside it; more (a hole
+# drawn outside its shell becomes a second polygon elsewhere) is refused with the figures.
+MAX_REPAIR_SHARE = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +124,16 @@ def check_polygons(geoms: NDArray[np.object_], labels: list[str]) -> NDArray[np.
                 feature=index,
                 code=labels[index],
             )
+    vertices = shapely.get_num_coordinates(geoms)
+    dense = np.flatnonzero(vertices > MAX_VERTICES)
+    if dense.size:
+        first = int(dense[0])
+        raise InvalidGeometryError(
+            f"{describe(first, labels[first])} has {int(vertices[first]):,} vertices; the "
+            f"limit is {MAX_VERTICES:,}: simplify it (e.g. ogr2ogr -simplify 0.5 in metres)",
+            feature=first,
+            code=labels[first],
+        )
     geoms = shapely.force_2d(geoms)
     check_polygon_coordinates(geoms, labels)
     return geoms
@@ -144,6 +160,20 @@ def repair_polygons(
                     code=labels[index],
                 )
         after = crs.areas_m2(fixed)
+        outlines = _outlines(geoms[invalid])
+        drawn = crs.areas_m2(outlines)  # what the outer rings enclose, holes left out
+        outside = crs.areas_m2(shapely.difference(fixed, outlines))
+        for k, index in enumerate(invalid):
+            share = outside[k] / max(drawn[k], 1.0)
+            if share > MAX_REPAIR_SHARE:
+                raise InvalidGeometryError(
+                    f"{describe(int(index), labels[index])} is invalid ({reasons[k]}); repairing "
+                    f"it would add {outside[k] / 1e6:,.3f} km² outside its outline of "
+                    f"{drawn[k] / 1e6:,.3f} km² ({share:.1%}; the limit is "
+                    f"{MAX_REPAIR_SHARE:.0%}), e.g. a hole drawn outside its shell: redraw it",
+                    feature=int(index),
+                    code=labels[index],
+                )
         for k, index in enumerate(invalid):
             repairs.append(
                 Repair(
@@ -199,6 +229,19 @@ def covering_index(lon: ArrayLike, lat: ArrayLike, polygons: ArrayLike) -> NDArr
     np.minimum.at(answer, point_idx, polygon_idx)
     answer[answer == none] = -1
     return answer
+
+
+def _outlines(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
+    """What each geometry's outer rings enclose (holes left out, self-intersections resolved).
+
+    The area a repair must keep to: a hole drawn outside its shell is not part of it.
+    """
+    out = []
+    for geom in geoms:
+        shells = shapely.polygons(shapely.get_exterior_ring(shapely.get_parts(geom)))
+        valid = _polygonal_part(shapely.make_valid(shapely.multipolygons(shells)))
+        out.append(valid if valid is not None else shapely.Polygon())
+    return np.array(out, dtype=object)
 
 
 def _polygonal_part(geom: shapely.Geometry) -> shapely.Geometry | None:

@@ -145,6 +145,20 @@ def prepare_units(
         if column:
             units[key] = frame[column].to_numpy()
     units["parent_code"] = [_clean_code(v) for v in frame[parent_column]] if parent_column else None
+    if code_column is not None:
+        units["code"], stripped = _strip_national_prefix(units["code"], codes.check_level(level))
+        if parent_column:
+            parent_level = codes.LEVEL_BY_LENGTH.get(codes.check_level(level).code_length - 3)
+            if parent_level is not None:
+                units["parent_code"], more = _strip_national_prefix(
+                    units["parent_code"], parent_level
+                )
+                stripped += more
+        if stripped:
+            notes.append(
+                f"stripped the national prefix 156 (GB/T 2659, as Tianditu-derived files carry) "
+                f"from {stripped} codes"
+            )
     units = gpd.GeoDataFrame(units, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"))
     if code_column is None:
         notes.append("no code field: grids are numbered inside the village that contains them")
@@ -391,6 +405,23 @@ def _to_lonlat(frame: gpd.GeoDataFrame, notes: list[str]) -> gpd.GeoDataFrame:
         return frame
     notes.append(f"reprojected from {frame.crs.name} to EPSG:4326")
     return frame.to_crs("EPSG:4326")
+
+
+def _strip_national_prefix(values: pd.Series, level: Level) -> tuple[pd.Series, int]:
+    """Codes with China's country code 156 in front (``156513401`` for county 513401): the
+    division code without it, and how many were stripped. Only a code exactly three digits
+    longer than its level's is touched, so no real code is ever shortened.
+    """
+    length = level.code_length + 3
+
+    def strip(code: str | None) -> str | None:
+        if code is not None and len(code) == length and code.startswith("156") and code.isdigit():
+            return code[3:]
+        return code
+
+    cleaned = [strip(code) for code in values]
+    changed = sum(1 for new, old in zip(cleaned, values, strict=True) if new != old)
+    return pd.Series(cleaned, index=values.index, dtype=object), changed
 
 
 def _clean_code(value: object) -> str | None:

@@ -246,3 +246,42 @@ def test_each_unit_names_its_own_source_file(session):
     rows = session.execute(select(Unit.code, Unit.source).where(Unit.level == "county"))
     found = {row.code: row.source for row in rows}
     assert found == {f.stem: f.name for f in files}
+
+
+def test_a_hole_outside_its_shell_is_refused_not_moved(liangshan, tmp_path):
+    """make_valid would turn the hole into a second polygon ~100 km away: refused, nothing
+    written, with the figures."""
+    shell = [(102.20, 27.80), (102.22, 27.80), (102.22, 27.82), (102.20, 27.82)]
+    hole = [(103.10, 27.80), (103.12, 27.80), (103.12, 27.82), (103.10, 27.82)]
+    path = write(
+        tmp_path / "t.geojson",
+        [{"code": "513401001", "name": "a"}],
+        [shapely.Polygon(shell, [hole])],
+    )
+    before = counts(liangshan)
+    with pytest.raises(ValueError, match=r"feature 0 \(513401001\).*outside its outline") as caught:
+        hierarchy.import_file(liangshan, path, level="township")
+    assert "km²" in str(caught.value)
+    assert counts(liangshan) == before
+
+
+def test_a_polygon_over_the_vertex_cap_is_refused(liangshan, tmp_path):
+    from gridmap.geometry import MAX_VERTICES
+
+    angles = np.linspace(0, 2 * np.pi, MAX_VERTICES + 10, endpoint=False)
+    ring = np.column_stack([102.2 + 0.01 * np.cos(angles), 27.8 + 0.01 * np.sin(angles)])
+    path = write(tmp_path / "t.gpkg", [{"code": "513401001", "name": "a"}], [shapely.Polygon(ring)])
+    with pytest.raises(ValueError, match=r"feature 0 \(513401001\) has 100,011 vertices"):
+        hierarchy.import_file(liangshan, path, level="township")
+
+
+def test_national_156_prefixes_are_stripped_with_a_note(liangshan, tmp_path):
+    rows, geoms = townships_of(liangshan)
+    rows = [{**row, "code": "156" + row["code"], "parent": "156513401"} for row in rows]
+    path = write(tmp_path / "t.gpkg", rows, geoms)
+    report = hierarchy.import_file(liangshan, path, level="township")
+    assert report.inserted == 2
+    assert any("156" in note for note in report.notes)
+    units = db.units.read(liangshan, level="township").set_index("code")
+    assert {"513401001", "513401101"} <= set(units.index)
+    assert set(units.loc[["513401001", "513401101"], "parent_code"]) == {"513401"}
