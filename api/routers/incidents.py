@@ -168,32 +168,19 @@ async def intake(
     principal.require(Permission.REPORT)
     actor = actor_of(principal)
     report = body.to_report()
-    at = state.clock()
-    near_m = state.settings.near_boundary_m
-    found = await incidents.report_incident_fast(
-        state.pool,
-        state.index,
-        report,
-        key=key,
-        now=at,
-        near_boundary_m=near_m,
-        actor=actor,
-        bounds=state.time_bounds,
-    )
+    rules: dict[str, Any] = {  # the same for the fast path and the replay
+        "key": key,
+        "now": state.clock(),
+        "near_boundary_m": state.settings.near_boundary_m,
+        "actor": actor,
+        "bounds": state.time_bounds,
+    }
+    found = await incidents.report_incident_fast(state.pool, state.index, report, **rules)
     if found is None:  # a retry: compare with the stored report and replay it
 
         def replay() -> incidents.Intake:
             with state.sessions() as session, session.begin():
-                return incidents.report_incident(
-                    session,
-                    state.index,
-                    report,
-                    key=key,
-                    now=at,
-                    near_boundary_m=near_m,
-                    actor=actor,
-                    bounds=state.time_bounds,
-                )
+                return incidents.report_incident(session, state.index, report, **rules)
 
         found = await run_in_threadpool(replay)
     headers = {"Location": f"/api/v1/incidents/{found.incident['id']}"}
