@@ -113,7 +113,9 @@ def check_polygons(geoms: NDArray[np.object_], labels: list[str]) -> NDArray[np.
         name = describe(index, labels[index])
         if geom is None or shapely.is_empty(geom):
             raise InvalidGeometryError(
-                f"{name} has an empty geometry; delete it or draw its boundary",
+                f"{name} has no geometry: it is empty, or of a type or with coordinates GDAL "
+                "cannot read (e.g. 'Hexagon', or numbers written as strings); draw its boundary "
+                "as a Polygon or MultiPolygon, or delete it",
                 feature=index,
                 code=labels[index],
             )

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 import geopandas as gpd
 import pyogrio
 import shapely
+import shapely.errors
 
 from gridmap import codes, crs, db, geometry
 from gridmap.errors import (
@@ -28,6 +29,7 @@ from gridmap.errors import (
     HierarchyError,
     ImportFileError,
     InvalidCodeError,
+    InvalidGeometryError,
     UnknownCodeError,
 )
 from gridmap.vocabulary import Level
@@ -77,6 +79,26 @@ def bundled_boundaries() -> Path:
     return folder
 
 
+def _unreadable_feature(
+    path: Path, encoding: str | None, layer: str | int | None, error: Exception
+) -> InvalidGeometryError:
+    """Name the first feature whose geometry GEOS cannot even build, and why."""
+    frame = pyogrio.read_dataframe(path, encoding=encoding, layer=layer, on_invalid="ignore")
+    raw = pyogrio.read_dataframe(path, encoding=encoding, layer=layer, read_geometry=False)
+    bad = next((i for i, geom in enumerate(frame.geometry) if geom is None), None)
+    code = ""
+    if bad is not None and "code" in raw.columns:
+        code = str(raw["code"].iloc[bad])
+    where = geometry.describe(bad, code) if bad is not None else "a feature"
+    reason = str(error).split(":", 1)[-1].strip()
+    return InvalidGeometryError(
+        f"{path}: {where} cannot be read as a geometry ({reason}); close its rings or redraw it",
+        path=str(path),
+        feature=bad,
+        code=code,
+    )
+
+
 def read_boundary_file(
     path: str | Path, *, encoding: str | None = None, layer: str | int | None = None
 ) -> gpd.GeoDataFrame:
@@ -98,6 +120,8 @@ def read_boundary_file(
             f"{path}: attributes are not {encoding or 'UTF-8'}; pass --encoding gbk or utf-8",
             path=str(path),
         ) from error
+    except shapely.errors.GEOSException as error:  # e.g. a ring that is not closed
+        raise _unreadable_feature(path, encoding, layer, error) from error
     if frame.empty:
         raise ImportFileError(f"{path}: the file has no features", path=str(path))
     return frame

@@ -285,3 +285,41 @@ def test_national_156_prefixes_are_stripped_with_a_note(liangshan, tmp_path):
     units = db.units.read(liangshan, level="township").set_index("code")
     assert {"513401001", "513401101"} <= set(units.index)
     assert set(units.loc[["513401001", "513401101"], "parent_code"]) == {"513401"}
+
+
+def _geojson(tmp_path: Path, geometry: dict) -> Path:
+    import json
+
+    feature = {"type": "Feature", "properties": {"code": "513401001", "name": "a"}}
+    path = tmp_path / "t.geojson"
+    path.write_text(
+        json.dumps({"type": "FeatureCollection", "features": [{**feature, "geometry": geometry}]})
+    )
+    return path
+
+
+def test_an_unclosed_ring_names_the_feature_not_a_traceback(liangshan, tmp_path):
+    ring = [[102.2, 27.8], [102.22, 27.8], [102.22, 27.82], [102.2, 27.82]]  # not closed
+    path = _geojson(tmp_path, {"type": "Polygon", "coordinates": [ring]})
+    before = counts(liangshan)
+    with pytest.raises(ValueError, match=r"feature 0 \(513401001\).*not form a closed"):
+        hierarchy.import_file(liangshan, path, level="township")
+    assert counts(liangshan) == before
+
+
+@pytest.mark.parametrize(
+    "geometry",
+    [
+        {"type": "Hexagon", "coordinates": [[[102.2, 27.8], [102.22, 27.8], [102.2, 27.8]]]},
+        {
+            "type": "Polygon",
+            "coordinates": [[["102.2", "27.8"], ["102.3", "27.8"], ["102.2", "27.9"]]],
+        },
+    ],
+    ids=["unknown-type", "string-coordinates"],
+)
+def test_unreadable_geometries_say_what_gdal_could_not_read(liangshan, tmp_path, geometry):
+    path = _geojson(tmp_path, geometry)
+    with pytest.raises(ValueError, match=r"feature 0 \(513401001\)") as caught:
+        hierarchy.import_file(liangshan, path, level="township")
+    assert "Hexagon" in str(caught.value) or "cannot" in str(caught.value)
