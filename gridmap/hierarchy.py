@@ -34,6 +34,10 @@ from gridmap.errors import (
 )
 from gridmap.vocabulary import Level
 
+# Overlapping an already-loaded neighbour by more than this share of a unit's area stops an
+# import: digitising slivers along a shared edge pass, a misplaced unit does not.
+MAX_OVERLAP_SHARE = 0.01
+
 FIELD_CANDIDATES: dict[str, tuple[str, ...]] = {
     "code": ("code", "adcode", "区划代码", "xzqdm", "qhdm", "dm", "gb", "grid_code", "网格编码"),
     "name": ("name", "名称", "xzqmc", "qhmc", "mc", "grid_name", "网格名称"),
@@ -200,14 +204,21 @@ def import_units(
     crs_name: str,
     repairs: list[geometry.Repair] | None = None,
     notes: list[str] | None = None,
+    allow_overlaps: bool = False,
 ) -> ImportReport:
-    """Write prepared units as one new generation (flushes; the caller commits once)."""
+    """Write prepared units as one new generation (flushes; the caller commits once).
+
+    A unit overlapping a current unit of the same level (another code) by more than
+    :data:`MAX_OVERLAP_SHARE` of its area stops the import, naming both, unless
+    ``allow_overlaps``: then the overlaps are listed in the notes.
+    """
     report = ImportReport(level=level, source=source, crs=crs_name, features=len(units))
     report.notes = list(notes or [])
     report.repairs = [
         {**asdict(r), "area_change_m2": round(r.area_change_m2, 2)} for r in (repairs or [])
     ]
     units = _attach_parents(session, units, level)
+    _check_overlaps(session, units, level, report.notes, allow=allow_overlaps)
     units["kind"] = [codes.kind_of(c) for c in units["code"]]
     units["county_code"] = units["code"].str[:6]
     if "source" not in units:
@@ -265,6 +276,7 @@ def import_files(
     parent_field: str | None = None,
     encoding: str | None = None,
     layer: str | int | None = None,
+    allow_overlaps: bool = False,
 ) -> ImportReport:
     """Read, check and import boundary files of one level as ONE new generation."""
     crs_name = crs.check_crs(crs_name)
@@ -298,7 +310,33 @@ def import_files(
         crs_name=crs_name,
         repairs=all_repairs,
         notes=all_notes,
+        allow_overlaps=allow_overlaps,
     )
+
+
+def _check_overlaps(
+    session: Session, units: gpd.GeoDataFrame, level: str, notes: list[str], *, allow: bool
+) -> None:
+    """Refuse (or, allowed, note) overlaps with already-loaded units of the same level."""
+    if units["code"].isna().any():
+        return  # uncoded grids are numbered inside their village: no identity to compare yet
+    found = db.units.overlaps(
+        session, list(units["code"]), list(shapely.to_wkb(units.geometry.values)), level
+    )
+    if not found:
+        return
+    areas = dict(zip(units["code"], crs.areas_m2(units.geometry.values), strict=True))
+    large = [(a, b, m2) for a, b, m2 in found if m2 > MAX_OVERLAP_SHARE * max(areas[a], 1.0)]
+    if not large:
+        return
+    listed = "; ".join(f"{a} overlaps {b} by {m2 / 1e6:,.3f} km²" for a, b, m2 in large[:5])
+    if not allow:
+        raise HierarchyError(
+            f"{len(large)} unit(s) overlap units already loaded: {listed}. Fix the boundaries, "
+            "or import with --allow-overlaps (the overlaps then show in `gridmap qa`)",
+            overlaps=[{"code": a, "other": b, "m2": round(m2, 1)} for a, b, m2 in large[:100]],
+        )
+    notes.append(f"imported with {len(large)} overlap(s) allowed: {listed}")
 
 
 def import_file(session: Session, path: str | Path, **options: Any) -> ImportReport:

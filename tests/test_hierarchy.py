@@ -323,3 +323,18 @@ def test_unreadable_geometries_say_what_gdal_could_not_read(liangshan, tmp_path,
     with pytest.raises(ValueError, match=r"feature 0 \(513401001\)") as caught:
         hierarchy.import_file(liangshan, path, level="township")
     assert "Hexagon" in str(caught.value) or "cannot" in str(caught.value)
+
+
+def test_a_unit_overlapping_a_loaded_neighbour_stops_the_import(liangshan, tmp_path):
+    """雷波县 redrawn over 西昌市 (thousands of km²) is refused, naming both; allowed, it is
+    imported with the overlap in the notes."""
+    xichang = hierarchy.get_unit(liangshan, "513401").geometry
+    path = write(tmp_path / "c.gpkg", [{"code": "513437", "name": "雷波县"}], [xichang])
+    before = counts(liangshan)
+    with pytest.raises(HierarchyError, match=r"513437 overlaps 513401 by [\d,]+\.\d+ km²") as e:
+        hierarchy.import_file(liangshan, path, level="county")
+    assert "--allow-overlaps" in str(e.value)
+    assert counts(liangshan) == before
+    report = hierarchy.import_file(liangshan, path, level="county", allow_overlaps=True)
+    assert report.replaced == 1
+    assert any("overlap" in note and "513401" in note for note in report.notes)

@@ -27,6 +27,9 @@ def import_(
     parent_field: Annotated[str | None, typer.Option(help="field with the parent code")] = None,
     encoding: Annotated[str | None, typer.Option(help="attribute encoding, e.g. gbk")] = None,
     layer: Annotated[str | None, typer.Option(help="layer name in a GeoPackage")] = None,
+    allow_overlaps: Annotated[
+        bool, typer.Option(help="import units overlapping loaded neighbours (listed as notes)")
+    ] = False,
     dry_run: DryRunOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -47,6 +50,7 @@ def import_(
             parent_field=parent_field,
             encoding=encoding,
             layer=layer,
+            allow_overlaps=allow_overlaps,
         )
         if report.generation is not None:
             rebuilt = lookup.rebuild_index(

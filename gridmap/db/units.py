@@ -8,7 +8,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from sqlalchemy import CursorResult, Row, func, insert, select, update
+from sqlalchemy import CursorResult, Row, func, insert, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 import geopandas as gpd
@@ -264,3 +264,25 @@ def names(session: Session) -> dict[str, str]:
     return dict(
         session.execute(select(Unit.code, Unit.name).where(Unit.generation_high.is_(None))).all()
     )
+
+
+def overlaps(
+    session: Session, codes: Sequence[str], wkb: Sequence[bytes], level: str
+) -> list[tuple[str, str, float]]:
+    """(new code, current unit's code, overlap m²) for each current unit of ``level`` that
+    overlaps one of the given geometries (WGS84 WKB) and is not the unit being redrawn.
+    """
+    statement = text(
+        """
+        SELECT n.code, u.code,
+               ST_Area(ST_Intersection(u.geom, n.geom)::geography) AS m2
+        FROM unnest(CAST(:codes AS text[]), CAST(:wkb AS bytea[])) AS i(code, wkb)
+        CROSS JOIN LATERAL (SELECT i.code, ST_SetSRID(ST_GeomFromWKB(i.wkb), 4326) AS geom) n
+        JOIN unit u ON u.level = :level AND u.generation_high IS NULL AND u.code <> n.code
+             AND u.geom && n.geom AND ST_Intersects(u.geom, n.geom)
+             AND NOT ST_Touches(u.geom, n.geom)
+        ORDER BY m2 DESC
+        """
+    )
+    rows = session.execute(statement, {"codes": list(codes), "wkb": list(wkb), "level": level})
+    return [(str(a), str(b), float(m2)) for a, b, m2 in rows]
