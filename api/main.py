@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -58,10 +59,14 @@ async def _refresh_index(app: FastAPI) -> None:
     """Reload the lookup index when another process (CLI, a plan) writes a new generation."""
     while True:
         await asyncio.sleep(INDEX_REFRESH_S)
-        with app.state.sessions() as session:
-            newest = await asyncio.to_thread(db.generations.current, session)
-        if newest != app.state.index.generation:
-            app.state.index = await asyncio.to_thread(_load_index, app)
+        try:
+            with app.state.sessions() as session:
+                newest = await asyncio.to_thread(db.generations.current, session)
+            if newest != app.state.index.generation:
+                # Built whole, then swapped in one assignment: no request sees half an index.
+                app.state.index = await asyncio.to_thread(_load_index, app)
+        except Exception:  # e.g. PostgreSQL restarting: keep the old index, retry next round
+            logger.exception("refreshing the lookup index failed")
 
 
 async def _refresh_versions(app: FastAPI) -> None:
@@ -248,10 +253,17 @@ def create_app(settings: Settings | None = None, *, index: lookup.Index | None =
         "/health/db", tags=["health"], summary="Readiness / 数据库就绪检查", responses=problems(503)
     )
     def health_db(request: Request) -> dict[str, Any]:
-        """Readiness: the database answers and has PostGIS."""
+        """Readiness: the database answers and has PostGIS; which generation this worker
+        process locates with (every worker should show the newest within seconds).
+        """
         with request.app.state.engine.connect() as connection:
             version = connection.execute(text("SELECT postgis_lib_version()")).scalar_one()
-        return {"status": "ok", "postgis": version}
+        return {
+            "status": "ok",
+            "postgis": version,
+            "index_generation": request.app.state.index.generation,
+            "worker": os.getpid(),
+        }
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(HotPaths, state=app.state)  # outermost: GET /locate skips the stack

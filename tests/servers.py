@@ -27,10 +27,10 @@ def free_port() -> int:
 
 
 def start_server(
-    database_url: str, port: int, env: dict[str, str] | None = None
+    database_url: str, port: int, env: dict[str, str] | None = None, workers: int = 1
 ) -> subprocess.Popen[bytes]:
-    """One uvicorn worker running the real app on ``database_url``, returned once /health
-    answers; the server's stderr is raised if it dies while starting."""
+    """``workers`` uvicorn processes (default one) running the real app on ``database_url``,
+    returned once /health answers; the server's stderr is raised if it dies while starting."""
     env = {**os.environ, "DATABASE_URL": database_url, **(env or {})}
     server = subprocess.Popen(
         [
@@ -44,7 +44,7 @@ def start_server(
             "--port",
             str(port),
             "--workers",
-            "1",
+            str(workers),
             "--http",
             "api.server:GuardedProtocol",  # as `gridmap serve` runs it
             "--log-level",

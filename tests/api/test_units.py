@@ -14,7 +14,10 @@ def assert_problem(response, status: int, code: str) -> dict:
 
 def test_health_is_trivial(client):
     assert client.get("/health").json() == {"status": "ok"}
-    assert client.get("/health/db").json()["postgis"].startswith("3.")
+    ready = client.get("/health/db").json()
+    assert ready["postgis"].startswith("3.")
+    assert ready["index_generation"] == client.app.state.index.generation
+    assert isinstance(ready["worker"], int)
 
 
 def test_units_feature_collection_is_rfc7946_and_paged(client):
