@@ -445,7 +445,6 @@ def report(figures: dict[str, Any]) -> str:
         f"{e['dump_s']} s, restore {e['restore_s']} s, {e['tables']} tables, {e['rows']:,} "
         f"rows | tables differing: {len(e['differing_tables'])}; /locate differences: "
         f"{e['locate_differences']} of {e['locate_points']} |",
-        "",
         f"| (f) 2 API workers under locate load while `grids generate` writes generation "
         f"{f['newest_generation']} | {f['workers_seen']} workers seen; generations served "
         f"{json.dumps(f['generations_served'])}; all on the new one {f['reload_s']} s after it "
