@@ -88,11 +88,10 @@ def _unreadable_feature(
 ) -> InvalidGeometryError:
     """Name the first feature whose geometry GEOS cannot even build, and why."""
     frame = pyogrio.read_dataframe(path, encoding=encoding, layer=layer, on_invalid="ignore")
-    raw = pyogrio.read_dataframe(path, encoding=encoding, layer=layer, read_geometry=False)
     bad = next((i for i, geom in enumerate(frame.geometry) if geom is None), None)
     code = ""
-    if bad is not None and "code" in raw.columns:
-        code = str(raw["code"].iloc[bad])
+    if bad is not None and "code" in frame.columns:
+        code = str(frame["code"].iloc[bad])
     where = geometry.describe(bad, code) if bad is not None else "a feature"
     reason = str(error).split(":", 1)[-1].strip()
     return InvalidGeometryError(
@@ -174,9 +173,9 @@ def prepare_units(
             units[key] = frame[column].to_numpy()
     units["parent_code"] = [_clean_code(v) for v in frame[parent_column]] if parent_column else None
     if code_column is not None:
-        units["code"], stripped = _strip_national_prefix(units["code"], codes.check_level(level))
+        units["code"], stripped = _strip_national_prefix(units["code"], level)
         if parent_column:
-            parent_level = codes.LEVEL_BY_LENGTH.get(codes.check_level(level).code_length - 3)
+            parent_level = codes.LEVEL_BY_LENGTH.get(level.code_length - 3)
             if parent_level is not None:
                 units["parent_code"], more = _strip_national_prefix(
                     units["parent_code"], parent_level

@@ -202,13 +202,16 @@ def outside_county(
     """
     statement = text(
         """
+        WITH county AS MATERIALIZED (  -- cast to geography once, not once per fix
+            SELECT geom::geography AS g FROM unit
+            WHERE level = 'county' AND code = :county AND generation_high IS NULL
+        )
         SELECT p.n - 1
         FROM unnest(CAST(:lon AS float8[]), CAST(:lat AS float8[])) WITH ORDINALITY AS p(x, y, n)
         WHERE NOT EXISTS (
-            SELECT 1 FROM unit u
-            WHERE u.level = 'county' AND u.code = :county AND u.generation_high IS NULL
-              AND ST_DWithin(u.geom::geography,
-                             ST_SetSRID(ST_MakePoint(p.x, p.y), 4326)::geography, :tolerance)
+            SELECT 1 FROM county
+            WHERE ST_DWithin(county.g, ST_SetSRID(ST_MakePoint(p.x, p.y), 4326)::geography,
+                             :tolerance)
         )
         ORDER BY p.n
         """
