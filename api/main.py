@@ -34,6 +34,7 @@ from api.schemas.problem import problems
 from api.security import VERSIONS_REFRESH_S, Guard, PrincipalDep, current_principal
 from gridmap import __version__, db, lookup
 from gridmap import incidents as cases
+from gridmap.auth import rates
 from gridmap.maps import ASSET_ROUTE
 from gridmap.settings import Settings
 
@@ -77,6 +78,21 @@ async def _refresh_versions(app: FastAPI) -> None:
             await asyncio.to_thread(app.state.guard.load, app.state.sessions)
         except Exception:  # the next round retries; tokens keep their last known versions
             logger.exception("reloading token versions failed")
+
+
+async def _sync_rates(app: FastAPI) -> None:
+    """Share this process's rate-limit counts with the others (gridmap.auth.rates), every second."""
+    while True:
+        await asyncio.sleep(rates.SYNC_S)
+        try:
+            await asyncio.to_thread(rates_tick, app)
+        except Exception:  # the hits stay pending; the next round writes them
+            logger.exception("sharing rate-limit counts failed")
+
+
+def rates_tick(app: FastAPI) -> None:
+    """One round of sharing rate-limit counts at the app's clock (tests call it directly)."""
+    app.state.guard.rates.sync(app.state.sessions, app.state.clock().timestamp())
 
 
 def escalate_tick(app: FastAPI) -> int:
@@ -187,6 +203,7 @@ def create_app(settings: Settings | None = None, *, index: lookup.Index | None =
         tasks = [
             asyncio.create_task(_refresh_index(app)),
             asyncio.create_task(_refresh_versions(app)),
+            asyncio.create_task(_sync_rates(app)),
         ]
         if settings.escalate_every_s > 0:
             tasks.append(asyncio.create_task(_escalate_overdue(app, settings.escalate_every_s)))

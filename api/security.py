@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hmac
 import time
-from collections import deque
 from dataclasses import replace
 from datetime import datetime
 from typing import Annotated
@@ -23,7 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from gridmap import db
 from gridmap.auth import accounts, tokens
 from gridmap.auth.access import SYSTEM, Principal
-from gridmap.errors import CSRFError, RateLimitedError, UnauthorizedError
+from gridmap.auth.rates import Rates
+from gridmap.errors import CSRFError, UnauthorizedError
 from gridmap.settings import Settings
 
 TOKEN_COOKIE = "gridmap_token"
@@ -39,39 +39,17 @@ BENCHMARK_ANONYMOUS = replace(SYSTEM, username="benchmark-anonymous")
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-class Window:
-    """Sliding one-minute windows of request times per key: a rate limit that needs no store."""
-
-    def __init__(self) -> None:
-        self._hits: dict[object, deque[float]] = {}
-
-    def hit(self, key: object, limit: int, now_s: float) -> None:
-        """Count a hit for ``key``; RateLimitedError (with retry_after_s) past ``limit``/min."""
-        hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= now_s - 60:
-            hits.popleft()
-        if len(hits) >= limit:
-            raise RateLimitedError(
-                f"more than {limit} requests a minute; slow down",
-                retry_after_s=hits[0] + 60 - now_s,
-                limit_per_minute=limit,
-            )
-        hits.append(now_s)
-        if len(self._hits) > MAX_CACHED_TOKENS:  # forget idle keys rather than grow forever
-            self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now_s - 60}
-
-
 class Guard:
-    """Token checks, the token-version map, and rate limits of one API process."""
+    """Token checks, the token-version map, and the rate limits (shared by every process)."""
 
     def __init__(self, settings: Settings) -> None:
         self.secret = tokens.load_secret(settings.jwt_secret, settings.home)
         self.ttl_s = settings.access_token_ttl_s
         self.login_per_minute = settings.login_per_minute
+        self.account_per_minute = settings.account_per_minute
         self.secure_cookies = settings.secure_cookies
         self.benchmark_anonymous = settings.benchmark_anonymous
-        self.logins = Window()
-        self.clients = Window()
+        self.rates = Rates()  # logins per address, requests per account: across processes
         self._versions: dict[int, int] = {}
         self._loaded_at = -1e9
         self._tokens: dict[str, tuple[Principal, int]] = {}
@@ -106,9 +84,19 @@ class Guard:
         if exp <= now.timestamp():
             raise UnauthorizedError("token expired; refresh it or log in again", expired=True)
         self._current(principal, sessions)
-        if principal.rate_per_minute is not None:
-            self.clients.hit(principal.user_id, principal.rate_per_minute, time.monotonic())
+        self.limit(principal, now)
         return principal
+
+    def limit(self, principal: Principal, now: datetime) -> None:
+        """Count a request of ``principal``'s account against its rate (the account's own, else
+        the default for people); RateLimitedError past it.
+        """
+        per_minute = principal.rate_per_minute or self.account_per_minute
+        self.rates.hit(f"account:{principal.user_id}", per_minute, now.timestamp())
+
+    def login_attempt(self, address: str, now: datetime) -> None:
+        """Count a login attempt from ``address``; RateLimitedError past the setting."""
+        self.rates.hit(f"login:{address}", self.login_per_minute, now.timestamp())
 
     def _current(self, principal: Principal, sessions: sessionmaker[Session]) -> None:
         version = self._versions.get(principal.user_id)
@@ -153,7 +141,7 @@ class Guard:
                 )
         return principal
 
-    def client(self, api_key: str, sessions: sessionmaker[Session]) -> Principal:
+    def client(self, api_key: str, now: datetime, sessions: sessionmaker[Session]) -> Principal:
         """The API client of an Open311 ``api_key`` (cached; revocation as for tokens)."""
         principal = self._keys.get(api_key)
         if principal is None:
@@ -161,8 +149,7 @@ class Guard:
                 principal = accounts.client(session, api_key)
             self._keys[api_key] = principal
         self._current(principal, sessions)
-        if principal.rate_per_minute is not None:
-            self.clients.hit(principal.user_id, principal.rate_per_minute, time.monotonic())
+        self.limit(principal, now)
         return principal
 
 

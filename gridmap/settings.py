@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     access_token_ttl_s: int = Field(900, ge=60, le=86_400)
     # Login attempts per client address per minute (then 429), besides the per-account lockout.
     login_per_minute: int = Field(20, ge=1)
+    # Requests per minute of a person's account (API clients carry their own rate), then 429;
+    # counted across every API process (gridmap.auth.rates).
+    account_per_minute: int = Field(1200, ge=1)
     # Browser cookies need HTTPS (Secure) unless this is off (plain http on a laptop or a LAN).
     secure_cookies: bool = False
     # FOR `gridmap bench` ONLY: requests without credentials act as a county admin of

@@ -315,13 +315,20 @@ def app_client(
     """An HTTP client on the real app (lifespan run) over ``url``; ``index`` skips loading it.
     It sends ``as_user``'s token on every request (None: anonymous).
 
-    The escalation schedule is off: tests drive it with ``api.main.escalate_tick``.
+    The escalation schedule is off: tests drive it with ``api.main.escalate_tick``. A person's
+    rate is far above the default, since the shared client serves the whole session's tests;
+    tests of the limit set their own.
     """
     from fastapi.testclient import TestClient
 
     from api.main import create_app
 
-    settings = Settings(database_url=url, escalate_every_s=0, jwt_secret=identities.SECRET)
+    settings = Settings(
+        database_url=url,
+        escalate_every_s=0,
+        jwt_secret=identities.SECRET,
+        account_per_minute=1_000_000,
+    )
     app = create_app(settings, index=index)
     with TestClient(app) as test_client:
         if as_user is not None:

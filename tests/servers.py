@@ -74,12 +74,19 @@ def start_server(
 @contextmanager
 def serving(database_url: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """A server on ``database_url`` for the ``with`` block: yields its base URL, then stops it.
-    It signs tokens with the tests' secret (``tests.identities.bearer`` mints for it)."""
+    It signs tokens with the tests' secret (``tests.identities.bearer`` mints for it) and, like
+    ``app_client``, lets people's accounts far past the default rate."""
     from tests import identities
 
     port = free_port()
     process = start_server(
-        database_url, port, env={"GRIDMAP_JWT_SECRET": identities.SECRET, **(env or {})}
+        database_url,
+        port,
+        env={
+            "GRIDMAP_JWT_SECRET": identities.SECRET,
+            "GRIDMAP_ACCOUNT_PER_MINUTE": "1000000",
+            **(env or {}),
+        },
     )
     try:
         yield f"http://127.0.0.1:{port}"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -49,7 +48,7 @@ def _login(request: Request, username: str, password: str) -> accounts.TokenPair
     state = request.app.state
     guard = state.guard
     address = request.client.host if request.client else "unknown"
-    guard.logins.hit(("login", address), guard.login_per_minute, time.monotonic())
+    guard.login_attempt(address, state.clock())
     with state.sessions() as session:
         try:
             pair = accounts.login(

@@ -33,7 +33,7 @@ def _caller(request: Request, api_key: str | None) -> Principal:
     """
     state = request.app.state
     if api_key:
-        principal: Principal = state.guard.client(api_key, state.sessions)
+        principal: Principal = state.guard.client(api_key, state.clock(), state.sessions)
     else:
         try:
             principal = state.guard.from_headers(

@@ -35,7 +35,9 @@ def add(
     ] = None,
     worker_id: Annotated[int | None, typer.Option(help="grid_worker: their worker record")] = None,
     name: Annotated[str, typer.Option(help="display name / 姓名")] = "",
-    rate: Annotated[int | None, typer.Option(help="client: requests per minute")] = None,
+    rate: Annotated[
+        int | None, typer.Option(help="requests a minute (default: 600 clients, 1200 people)")
+    ] = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="read the password from stdin")
     ] = False,

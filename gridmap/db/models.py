@@ -439,3 +439,18 @@ class AuditEntry(Base):
         Index("ix_audit_log_actor", "actor", "at"),
         Index("ix_audit_log_resource", "resource", "resource_id"),
     )
+
+
+class RateHit(Base):
+    """Requests counted per rate-limit key and wall-clock minute, summed over every API process
+    (gridmap.auth.rates). UNLOGGED: counts of the last two minutes are not worth a WAL write,
+    and a crash that empties the table only forgives a minute of requests.
+    """
+
+    __tablename__ = "rate_hit"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hits: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = ({"prefixes": ["UNLOGGED"]},)

@@ -237,3 +237,32 @@ def test_anonymous_requests_get_401_everywhere_but_the_open_doors(client) -> Non
     for method, path in (("GET", "/health"), ("GET", "/livez"), ("GET", "/login")):
         assert nobody.request(method, path).status_code == 200
     assert nobody.get("/open311/v2/discovery.json").status_code == 200
+
+
+def test_an_accounts_rate_is_shared_by_every_api_process(demo_url, app_index) -> None:
+    from api.main import rates_tick
+
+    fixed = datetime(2026, 12, 3, 9, 0, 10, tzinfo=UTC)  # 10 s into a minute, for both apps
+    with (
+        app_client(demo_url, app_index, as_user="township.513401") as first,
+        app_client(demo_url, app_index, as_user="township.513401") as second,
+    ):
+        for client in (first, second):
+            client.app.state.clock = lambda: fixed
+            client.app.state.guard.account_per_minute = 5
+        assert [first.get("/api/v1/auth/me").status_code for _ in range(3)] == [200] * 3
+        rates_tick(first.app)
+        rates_tick(second.app)
+        # The second process knows the first one's three: two more pass, then 429.
+        answers = [second.get("/api/v1/auth/me") for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 429]
+        refused = answers[-1].json()
+        assert refused["code"] == "RateLimitedError" and "5 requests a minute" in refused["detail"]
+        # 50 s to the minute's end, then 12 s until its five weigh no more than four.
+        assert answers[-1].headers["retry-after"] == "62"
+        rates_tick(second.app)
+        rates_tick(first.app)
+        assert first.get("/api/v1/auth/me").status_code == 429
+        # Another account has its own count.
+        other = {"Authorization": identities.bearer(demo_url, "viewer.513401")["Authorization"]}
+        assert first.get("/api/v1/auth/me", headers=other).status_code == 200
