@@ -19,8 +19,12 @@ from gridmap.vocabulary import Role
 BENCH_RATE = 1_000_000_000
 
 
-def bench_account(database_url: str, scope: str = "5134") -> tuple[str, str]:
-    """A new county admin ``bench-…`` over ``scope`` and its generated password."""
+def bench_account(
+    database_url: str, scope: str = "5134", rate: int = BENCH_RATE
+) -> tuple[str, str]:
+    """A new county admin ``bench-…`` over ``scope`` (``rate`` requests a minute) and its
+    generated password.
+    """
     username = f"bench-{uuid.uuid4().hex[:8]}"
     engine = db.session.make_engine(database_url)
     with Session(engine) as session, session.begin():
@@ -29,7 +33,7 @@ def bench_account(database_url: str, scope: str = "5134") -> tuple[str, str]:
             username=username,
             role=Role.COUNTY_ADMIN,
             scope_codes=[scope],
-            rate_per_minute=BENCH_RATE,
+            rate_per_minute=rate,
             synthetic=True,
         )
     engine.dispose()

@@ -4,8 +4,9 @@ every API process through PostgreSQL (:mod:`gridmap.db.rates`).
 A check never waits for the database: each process counts its own hits in memory and, once a
 second (:meth:`Rates.sync`, the API lifespan's tick), adds them to the shared table and reads back
 every process's totals. A key is refused when the shared totals plus this process's hits since
-the last sync reach its limit, so with P processes a key can overshoot by at most
-(P − 1) × limit / 60 per second of sync delay — a few percent, never a multiple.
+the last sync reach its limit, so a key can overshoot by at most what the other processes accept
+for it in one sync interval (``make reliability`` (g): 325 of 600 requests pass a limit of 300
+sent over 10 s to two workers, where counting per process would let up to 600 through).
 
 Minutes are wall-clock (shared by every process). The count over the last 60 seconds is
 estimated from two fixed minutes (the previous one weighted by how much of it is still inside
