@@ -30,8 +30,9 @@ PRECISION_DEG = 1e-9
 # A village boundary has hundreds to a few thousand vertices; a county's tens of thousands.
 # More is a mis-digitised or densified file that would slow every map and lookup build.
 MAX_VERTICES = 100_000
-# make_valid may add at most this share of a polygon's outline as area outside it; more (a hole
-# drawn outside its shell becomes a second polygon elsewhere) is refused with the figures.
+# make_valid may add at most this share of a polygon's outline as area outside it, or drop as
+# much of what its rings enclose; more (a hole drawn outside its shell becomes a second polygon
+# elsewhere, a doubly wound ring loses its inner part) is refused with the figures.
 MAX_REPAIR_SHARE = 0.01
 
 
@@ -173,6 +174,22 @@ def repair_polygons(
                     f"it would add {outside[k] / 1e6:,.3f} km² outside its outline of "
                     f"{drawn[k] / 1e6:,.3f} km² ({share:.1%}; the limit is "
                     f"{MAX_REPAIR_SHARE:.0%}), e.g. a hole drawn outside its shell: redraw it",
+                    feature=int(index),
+                    code=labels[index],
+                )
+        # What the rings draw, shells filled and holes cut ("structure"): the linework repair
+        # must not drop area from it either (a ring that winds twice loses its inner part).
+        intended = shapely.make_valid(geoms[invalid], method="structure")
+        lost = crs.areas_m2(shapely.difference(intended, fixed))
+        enclosed = crs.areas_m2(intended)
+        for k, index in enumerate(invalid):
+            share = lost[k] / max(enclosed[k], 1.0)
+            if share > MAX_REPAIR_SHARE:
+                raise InvalidGeometryError(
+                    f"{describe(int(index), labels[index])} is invalid ({reasons[k]}); repairing "
+                    f"it would drop {lost[k] / 1e6:,.3f} km² of the {enclosed[k] / 1e6:,.3f} km² "
+                    f"its rings enclose ({share:.1%}; the limit is {MAX_REPAIR_SHARE:.0%}), e.g. a "
+                    "ring that winds round twice: redraw it",
                     feature=int(index),
                     code=labels[index],
                 )

@@ -15,6 +15,7 @@ from gridmap.errors import (
     HierarchyError,
     ImportFileError,
     InvalidCodeError,
+    InvalidGeometryError,
     UnknownCodeError,
 )
 from tests.conftest import BOUNDARIES
@@ -113,6 +114,16 @@ def test_townships_get_parents_and_kinds_from_codes(liangshan, tmp_path):
 def test_missing_parent_names_the_level_to_import_first(liangshan, tmp_path):
     path = write(tmp_path / "v.geojson", [{"code": "513401001201", "name": "村"}], [square()])
     with pytest.raises(HierarchyError, match="import the township level first"):
+        hierarchy.import_file(liangshan, path, level="village")
+
+
+def test_geometry_errors_are_reported_before_a_missing_parent(liangshan, tmp_path):
+    """The parent is missing too, but the file's own fault (a hole 90 km off) is named first."""
+    shell = [(102.20, 27.80), (102.22, 27.80), (102.22, 27.82), (102.20, 27.82)]
+    hole = [(103.10, 27.80), (103.12, 27.80), (103.12, 27.82), (103.10, 27.82)]
+    rows = [{"code": "513401001201", "name": "村"}, {"code": "513401001202", "name": "坏"}]
+    path = write(tmp_path / "v.geojson", rows, [square(), shapely.Polygon(shell, [hole])])
+    with pytest.raises(InvalidGeometryError, match=r"feature 1 \(513401001202\).*outside"):
         hierarchy.import_file(liangshan, path, level="village")
 
 
@@ -262,6 +273,23 @@ def test_a_hole_outside_its_shell_is_refused_not_moved(liangshan, tmp_path):
     with pytest.raises(ValueError, match=r"feature 0 \(513401001\).*outside its outline") as caught:
         hierarchy.import_file(liangshan, path, level="township")
     assert "km²" in str(caught.value)
+    assert counts(liangshan) == before
+
+
+def test_a_repair_that_drops_area_is_refused_with_the_figures(liangshan, tmp_path):
+    """A ring that winds round twice: make_valid would cut its inner square out (36 % of it)."""
+    x, y, d = 102.20, 27.80, 0.002  # a 10 × 10 square of 0.002° steps, inner 6 × 6
+    ring = [(0, 0), (10, 0), (10, 10), (0, 10), (0, 0.0001), (2, 2), (8, 2), (8, 8), (2, 8)]
+    ring += [(2, 2.0001), (0, 0)]
+    path = write(
+        tmp_path / "t.geojson",
+        [{"code": "513401001", "name": "a"}],
+        [shapely.Polygon([(x + d * a, y + d * b) for a, b in ring])],
+    )
+    before = counts(liangshan)
+    with pytest.raises(ValueError, match=r"feature 0 \(513401001\).*would drop") as caught:
+        hierarchy.import_file(liangshan, path, level="township")
+    assert "36.0%" in str(caught.value) and "winds round twice" in str(caught.value)
     assert counts(liangshan) == before
 
 
