@@ -366,3 +366,19 @@ def test_a_unit_overlapping_a_loaded_neighbour_stops_the_import(liangshan, tmp_p
     report = hierarchy.import_file(liangshan, path, level="county", allow_overlaps=True)
     assert report.replaced == 1
     assert any("overlap" in note and "513401" in note for note in report.notes)
+
+
+def test_a_write_rolled_back_after_opening_a_generation_leaves_no_gap(liangshan, tmp_path):
+    """A killed or failed write used to burn a sequence number, and the next import then
+    retired rows into a generation that never existed (a foreign-key error)."""
+    first = write(tmp_path / "a.geojson", [{"code": "513401001", "name": "甲"}], [square()])
+    second = write(tmp_path / "b.geojson", [{"code": "513401001", "name": "乙"}], [square()])
+    hierarchy.import_file(liangshan, first, level="township")
+    newest = db.generations.current(liangshan)
+    with liangshan.begin_nested() as aborted:
+        db.generations.open_generation(liangshan, kind="import", description="killed")
+        aborted.rollback()
+    report = hierarchy.import_file(liangshan, second, level="township")
+    assert report.generation == newest + 1 and report.replaced == 1
+    old = liangshan.scalars(select(Unit).where(Unit.code == "513401001", Unit.name == "甲")).one()
+    assert old.generation_high == newest

@@ -7,7 +7,7 @@ the rows it changes (MapIt raises generation_high on every surviving row instead
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from gridmap.db.models import Generation, Unit
@@ -44,8 +44,17 @@ def check_exists(session: Session, generation: int | None) -> None:
 def open_generation(
     session: Session, *, kind: str, description: str, county_code: str | None = None
 ) -> Generation:
-    """Insert a new generation row (flushed, not committed) and return it."""
-    generation = Generation(kind=kind, description=description, county_code=county_code)
+    """Insert a new generation row (flushed, not committed) and return it.
+
+    Its number is the newest plus one, taken under a lock rather than from the sequence: a
+    retired row's generation_high is the new number minus one, so numbers must have no gaps,
+    and a sequence leaves one behind every rolled-back or killed write. The lock also queues
+    a second writer until the first commits; readers are not blocked.
+    """
+    session.execute(text("LOCK TABLE generation IN SHARE ROW EXCLUSIVE MODE"))
+    generation = Generation(
+        id=current(session) + 1, kind=kind, description=description, county_code=county_code
+    )
     session.add(generation)
     session.flush()
     return generation
