@@ -4,14 +4,15 @@ command to ``docs/reliability.md`` and ``benchmarks/results/reliability.json``.
 (a) sustained intake load on loopback: errors and p99;
 (b) PostgreSQL restarted (``pg_ctl restart -m fast``) in the middle of reporting: every
     acknowledged report stored once, the recovery time;
-(c) ``gridmap grids generate`` killed with SIGKILL half way: no partial generation, the next run
-    succeeds;
+(c) ``gridmap grids generate`` and ``gridmap import`` killed with SIGKILL half way: no partial
+    generation, the next run succeeds;
 (d) the long schemathesis run: 0 server errors;
 (e) ``gridmap db backup`` / ``restore`` round trip: equal counts and checksums, the same
     ``/locate`` answers from both databases.
 
 (f) two API worker processes under locate load while ``gridmap grids generate`` writes a new
-    generation: both reload the index, and no request fails meanwhile.
+    generation: both reload the index, and no request fails meanwhile;
+(g) one account's rate limit across two API worker processes.
 
 Run ``python -m benchmarks.reliability [--load-seconds N] [--fuzz-examples N]``.
 """
@@ -138,50 +139,51 @@ def stored_once(session: Session, prefix: str, acked: dict[str, int]) -> dict[st
     return {"stored": len(found), "lost": lost, "duplicated": sum(n > 1 for n, _ in found.values())}
 
 
-def killed_generation(url: str) -> dict[str, Any]:
-    """(c) SIGKILL ``gridmap grids generate`` half way; the generations and units before and
-    after, and whether the next run succeeds.
+def _counts(url: str) -> dict[str, int]:
+    """Generations, units and the county's current grids: what a partial write would change."""
+    engine = db.session.make_engine(url)
+    with engine.connect() as conn:
+        found = {
+            "generations": conn.execute(text("SELECT count(*) FROM generation")).scalar_one(),
+            "units": conn.execute(text("SELECT count(*) FROM unit")).scalar_one(),
+            "cells": conn.execute(text("SELECT count(*) FROM cell_index")).scalar_one(),
+            "current_grids": conn.execute(
+                text(
+                    "SELECT count(*) FROM unit WHERE level = 'grid' "
+                    "AND generation_high IS NULL AND county_code = :c"
+                ),
+                {"c": COUNTY},
+            ).scalar_one(),
+        }
+    engine.dispose()
+    return {k: int(v) for k, v in found.items()}
+
+
+def _killed(url: str, label: str, full: list[str], killed: list[str]) -> dict[str, Any]:
+    """Run ``full`` to measure it, then ``killed`` with SIGKILL half way through a run of that
+    length, then ``killed`` again; the counts after each and whether the rerun succeeded.
     """
     env = {**os.environ, "DATABASE_URL": url}
-    command = [sys.executable, "-m", "gridmap", "grids", "generate", "--county", COUNTY]
-
-    def counts() -> dict[str, int]:
-        engine = db.session.make_engine(url)
-        with engine.connect() as conn:
-            found = {
-                "generations": conn.execute(text("SELECT count(*) FROM generation")).scalar_one(),
-                "units": conn.execute(text("SELECT count(*) FROM unit")).scalar_one(),
-                "current_grids": conn.execute(
-                    text(
-                        "SELECT count(*) FROM unit WHERE level = 'grid' "
-                        "AND generation_high IS NULL AND county_code = :c"
-                    ),
-                    {"c": COUNTY},
-                ).scalar_one(),
-            }
-        engine.dispose()
-        return {k: int(v) for k, v in found.items()}
-
-    before = counts()
+    gridmap = [sys.executable, "-m", "gridmap"]
     started = time.monotonic()
-    full = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    first = subprocess.run(gridmap + full, env=env, capture_output=True, text=True, check=False)
     full_s = time.monotonic() - started
-    if full.returncode != 0:
-        raise RuntimeError(full.stderr)
-    after_full = counts()
+    if first.returncode != 0:
+        raise RuntimeError(first.stderr)
+    after_full = _counts(url)
     process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        gridmap + killed, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     time.sleep(full_s / 2)  # half way through a run of measured length: a real fault, not a tick
     process.send_signal(signal.SIGKILL)
     process.wait()
-    after_kill = counts()
-    rerun = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    after_rerun = counts()
+    after_kill = _counts(url)
+    rerun = subprocess.run(gridmap + killed, env=env, capture_output=True, text=True, check=False)
+    after_rerun = _counts(url)
     return {
+        "command": label,
         "full_run_s": round(full_s, 1),
         "killed_after_s": round(full_s / 2, 1),
-        "before": before,
         "after_full_run": after_full,
         "after_kill": after_kill,
         "after_rerun": after_rerun,
@@ -189,6 +191,40 @@ def killed_generation(url: str) -> dict[str, Any]:
         "rerun_ok": rerun.returncode == 0
         and after_rerun["generations"] == after_full["generations"] + 1,
     }
+
+
+def killed_writes(url: str) -> list[dict[str, Any]]:
+    """(c) SIGKILL half way through ``gridmap grids generate`` and through ``gridmap import``
+    of the county's 1,053 grids (renamed, so every one is replaced); the names are put back
+    after.
+    """
+    generate = ["grids", "generate", "--county", COUNTY]
+    found = [_killed(url, "gridmap grids generate", generate, generate)]
+    engine = db.session.make_engine(url)
+    with Session(engine) as session:
+        grids = db.units.read(session, level="grid", county=COUNTY)[["code", "name", "geometry"]]
+    engine.dispose()
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {}
+        for label, suffix in (("a", " 甲"), ("b", " 乙"), ("original", "")):
+            renamed = grids.assign(name=grids["name"] + suffix)
+            files[label] = str(Path(tmp) / f"grids_{label}.gpkg")
+            renamed.to_file(files[label])
+        found.append(
+            _killed(
+                url,
+                "gridmap import --level grid (1,053 grids)",
+                ["import", "--level", "grid", files["a"]],
+                ["import", "--level", "grid", files["b"]],
+            )
+        )
+        subprocess.run(
+            [sys.executable, "-m", "gridmap", "import", "--level", "grid", files["original"]],
+            env={**os.environ, "DATABASE_URL": url},
+            capture_output=True,
+            check=True,
+        )
+    return found
 
 
 async def _two_workers_through_a_generation(url: str) -> dict[str, Any]:
@@ -442,7 +478,7 @@ def run(load_seconds: int, fuzz_examples: int) -> dict[str, Any]:
             b = figures["b_restart"]
             b.update(stored_once(session, b.pop("prefix"), b.pop("ids")))
     engine.dispose()
-    figures["c_kill"] = killed_generation(url)
+    figures["c_kill"] = killed_writes(url)
     figures["d_fuzz"] = fuzz(fuzz_examples)
     figures["e_backup"] = backup_round_trip(url, db.cluster.find_bin_dir(settings.pg_bin))
     figures["f_workers"] = asyncio.run(_two_workers_through_a_generation(url))
@@ -452,9 +488,7 @@ def run(load_seconds: int, fuzz_examples: int) -> dict[str, Any]:
 
 def report(figures: dict[str, Any]) -> str:
     """docs/reliability.md from the figures."""
-    a, b, c, d, e, f = (
-        figures[k] for k in ("a_load", "b_restart", "c_kill", "d_fuzz", "e_backup", "f_workers")
-    )
+    a, b, d, e, f = (figures[k] for k in ("a_load", "b_restart", "d_fuzz", "e_backup", "f_workers"))
     server_errors = sum(
         n for s, n in b.get("statuses", {}).items() if s.startswith("5") and s != "503"
     )
@@ -480,12 +514,17 @@ def report(figures: dict[str, Any]) -> str:
             f"{b['lost']} lost, {b['duplicated']} duplicated, {server_errors} × 5xx other than "
             "503 |"
         )
+    for c in figures["c_kill"]:
+        lines.append(
+            f"| (c) SIGKILL half way ({c['killed_after_s']} s) through `{c['command']}` "
+            f"({c['full_run_s']} s) | generations {c['after_full_run']['generations']} → "
+            f"{c['after_kill']['generations']} after the kill → "
+            f"{c['after_rerun']['generations']} after a rerun; units "
+            f"{c['after_full_run']['units']:,} → {c['after_kill']['units']:,} | partial "
+            f"generation: {'no' if c['no_partial_generation'] else 'YES'}; rerun "
+            f"{'succeeded' if c['rerun_ok'] else 'FAILED'} |"
+        )
     lines += [
-        f"| (c) SIGKILL half way ({c['killed_after_s']} s) through `gridmap grids generate` "
-        f"({c['full_run_s']} s) | generations {c['after_full_run']['generations']} → "
-        f"{c['after_kill']['generations']} after the kill → {c['after_rerun']['generations']} "
-        f"after a rerun | partial generation: {'no' if c['no_partial_generation'] else 'YES'}; "
-        f"rerun {'succeeded' if c['rerun_ok'] else 'FAILED'} |",
         f"| (d) schemathesis, {d['examples_per_operation']} cases per operation | {d['cases']:,} "
         f"cases over {d['operations']} operations in {d['seconds']} s | "
         f"{'0 server errors, 0 responses off their schema' if d['passed'] else 'FAILED'} |",
@@ -526,19 +565,23 @@ def main() -> None:
     parser.add_argument("--load-seconds", type=int, default=300)
     parser.add_argument("--fuzz-examples", type=int, default=100)
     parser.add_argument("--only-f", action="store_true", help="run proof (f) alone, print it")
-    parser.add_argument(
-        "--only-g", action="store_true", help="rerun proof (g) alone into the last report"
-    )
+    for proof in "cg":
+        parser.add_argument(
+            f"--only-{proof}", action="store_true", help=f"rerun ({proof}) into the last report"
+        )
     args = parser.parse_args()
     if args.only_f:
         url = db.cluster.database_url(Settings())
         sys.stdout.write(json.dumps(asyncio.run(_two_workers_through_a_generation(url))) + "\n")
         return
     results = REPO / "benchmarks/results/reliability.json"
-    if args.only_g:  # rerun (g) alone and rewrite the report with the other proofs' last figures
+    if args.only_c or args.only_g:  # rerun one proof into the report of the last full run
         url = db.cluster.database_url(Settings())
         figures = json.loads(results.read_text())
-        figures["g_rate"] = asyncio.run(_one_rate_across_workers(url))
+        if args.only_c:
+            figures["c_kill"] = killed_writes(url)
+        if args.only_g:
+            figures["g_rate"] = asyncio.run(_one_rate_across_workers(url))
     else:
         figures = run(args.load_seconds, args.fuzz_examples)
     results.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
