@@ -52,9 +52,12 @@ def open_generation(
     a second writer until the first commits; readers are not blocked.
     """
     session.execute(text("LOCK TABLE generation IN SHARE ROW EXCLUSIVE MODE"))
-    generation = Generation(
-        id=current(session) + 1, kind=kind, description=description, county_code=county_code
+    number = current(session) + 1
+    # Keep the sequence in step, so a plain INSERT (a migration, a script) takes the next one.
+    session.execute(
+        text("SELECT setval(pg_get_serial_sequence('generation', 'id'), :n)"), {"n": number}
     )
+    generation = Generation(id=number, kind=kind, description=description, county_code=county_code)
     session.add(generation)
     session.flush()
     return generation
