@@ -331,3 +331,41 @@ class AuditAction(Term):
     LOGIN_FAILED = "login_failed", "登录失败", "Failed login"
     LOGOUT = "logout", "退出", "Logout"
     DISABLE = "disable", "停用", "Disable"
+
+
+class SiteKind(Term):
+    """What a relocation site is (安置点类型)."""
+
+    RESETTLEMENT = "resettlement", "集中安置点", "Resettlement site"
+    SHELTER = "shelter", "应急避难场所", "Emergency shelter"
+
+
+class Facility(Term):
+    """What a site offers (配套设施)."""
+
+    SCHOOL = "school", "学校", "School"
+    KINDERGARTEN = "kindergarten", "幼儿园", "Kindergarten"
+    CLINIC = "clinic", "卫生室", "Clinic"
+    SERVICE_CENTRE = "service_centre", "党群服务中心", "Party and public service centre"
+    WATER = "water", "供水", "Water supply"
+    POWER = "power", "供电", "Power supply"
+    TOILETS = "toilets", "厕所", "Toilets"
+    ACCESSIBLE = "accessible", "无障碍设施", "Accessible facilities"
+
+
+class HouseholdFlag(Term):
+    """Why a household comes first when places are short (重点人群); sensitive data."""
+
+    ELDERLY_LEFT_BEHIND = "elderly_left_behind", "留守老人", "Elderly left behind"
+    DISABLED = "disabled", "残疾", "Disabled"
+    CHILDREN = "children", "儿童", "Children"
+    MATERNAL = "maternal", "孕产妇", "Pregnant or postpartum"
+    DIBAO = "dibao", "低保", "Minimum living allowance"
+
+
+class Unassigned(Term):
+    """Why a relocation plan left a household without a site (未安置原因)."""
+
+    OVER_CAPACITY = "over_capacity", "安置点容量不足", "Over capacity"
+    BEYOND_MAX_DISTANCE = "beyond_max_distance", "超出最大距离", "Beyond the maximum distance"
+    NO_SITE_REACHABLE = "no_site_reachable", "无可达安置点", "No site reachable"
