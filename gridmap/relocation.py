@@ -159,7 +159,7 @@ def solve(problem: Problem) -> Plan:
             bonus = _priority_bonus(problem, costs, allowed)
     method, optimal, gap, notes = "min_cost_flow", True, 0.0, []
     if _over_persons(problem, site):
-        site, optimal, gap = _milp(problem, costs, arcs, bonus)
+        site, optimal, gap = _milp(problem, costs, arcs)
         method = "milp"
         if not full:
             notes.append(
@@ -302,7 +302,6 @@ def _milp(
     problem: Problem,
     costs: NDArray[np.int64],
     arcs: tuple[NDArray[np.int64], NDArray[np.int64]],
-    bonus: NDArray[np.int64],
 ) -> tuple[NDArray[np.int64], bool, float]:
     """Both capacities: the three goals in turn (each fixed before the next), over ``arcs``."""
     rows, cols = arcs
@@ -339,7 +338,6 @@ def _milp(
             constraints.append(optimize.LinearConstraint(goal, -np.inf, value + 0.5))
         else:
             gap = float(getattr(result, "mip_gap", 0.0) or 0.0)
-    _ = bonus  # the flow's bonus is the MILP's first goal
     chosen = x > 0.5
     site = np.full(n_h, -1, dtype=np.int64)
     site[rows[chosen]] = cols[chosen]
