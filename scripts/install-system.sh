@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the system packages gridmap needs when they are missing: PostgreSQL 15 + PostGIS 3
-# (the private cluster), GDAL's command-line tools (export checks), Chromium (headless map
+# (the private cluster), pgRouting (road distances for relocation plans), GDAL's command-line tools (export checks), Chromium (headless map
 # tests) and Python's venv module.
 # Debian/Ubuntu only; elsewhere it prints what to do instead.
 set -euo pipefail
@@ -8,6 +8,7 @@ set -euo pipefail
 need=("$@")  # extra packages asked for, e.g. wrk for the benchmarks
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
 ls /usr/share/postgresql/15/extension/postgis.control >/dev/null 2>&1 || need+=(postgresql-15-postgis-3)
+ls /usr/share/postgresql/15/extension/pgrouting.control >/dev/null 2>&1 || need+=(postgresql-15-pgrouting)
 command -v ogrinfo >/dev/null 2>&1 || need+=(gdal-bin)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)  # maps are tested in headless Chromium
 fc-list 2>/dev/null | grep -qi "wenquanyi\|noto.*cjk" || need+=(fonts-wqy-microhei)  # Chinese labels

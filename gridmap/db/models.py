@@ -37,6 +37,7 @@ from gridmap.vocabulary import (
     GenerationKind,
     Level,
     Role,
+    SiteKind,
     Stage,
     Tier,
     WorkerRole,
@@ -157,6 +158,13 @@ class Household(Base):
     flags: Mapped[dict[str, Any]] = mapped_column(
         JSONB, default=dict, server_default=text("'{}'::jsonb")
     )
+    # Relocation (搬迁): where it came from (迁出地) and where it went (迁入地). Until the move is
+    # registered, village_code/grid_code stay the origin's, so the origin serves it; registering
+    # sets them to the destination's (Liangshan's rule; gridmap.relocation.plans.register).
+    origin_village_code: Mapped[str | None] = mapped_column(String(12))
+    destination_site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"))
+    registered: Mapped[bool] = mapped_column(default=False, server_default="false")
+    moved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     geom: Mapped[WKBElement] = mapped_column(
         Geometry("POINT", srid=4326, spatial_index=True), nullable=False
     )
@@ -454,3 +462,109 @@ class RateHit(Base):
     hits: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = ({"prefixes": ["UNLOGGED"]},)
+
+
+class Site(Base):
+    """A relocation site (安置点): a resettlement community (集中安置点) or an emergency shelter
+    (应急避难场所), a point or a polygon, with its capacity and current occupancy.
+
+    ``community_code`` is set once a large resettlement site has become a community
+    (集中安置点社区, a village-level unit of its own).
+    """
+
+    __tablename__ = "site"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32))
+    county_code: Mapped[str] = mapped_column(String(6))
+    village_code: Mapped[str | None] = mapped_column(String(12))  # the village it stands in
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(12))  # a SiteKind
+    capacity_households: Mapped[int] = mapped_column(Integer)
+    capacity_persons: Mapped[int] = mapped_column(Integer)
+    occupied_households: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    occupied_persons: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    facilities: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
+    community_code: Mapped[str | None] = mapped_column(String(12))
+    synthetic: Mapped[bool] = mapped_column(default=False, server_default="false")
+    source: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("GEOMETRY", srid=4326, spatial_index=True), nullable=False
+    )
+
+    __table_args__ = (
+        CheckConstraint(SiteKind.sql_in("kind"), name="kind"),
+        CheckConstraint("capacity_households > 0", name="capacity_households_positive"),
+        CheckConstraint("capacity_persons > 0", name="capacity_persons_positive"),
+        CheckConstraint(
+            "occupied_households BETWEEN 0 AND capacity_households", name="occupied_households"
+        ),
+        CheckConstraint("occupied_persons BETWEEN 0 AND capacity_persons", name="occupied_persons"),
+        CheckConstraint("ST_IsValid(geom) AND NOT ST_IsEmpty(geom)", name="geom_valid"),
+        Index("uq_site_county_code", "county_code", "code", unique=True),
+    )
+
+
+class RelocationPlan(Base):
+    """A relocation plan (搬迁安置方案): what was asked, what the solver answered, who asked."""
+
+    __tablename__ = "relocation_plan"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    county_code: Mapped[str] = mapped_column(String(6))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by: Mapped[str] = mapped_column(Text)
+    generation: Mapped[int] = mapped_column(ForeignKey("generation.id"))
+    request: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+    __table_args__ = (Index("ix_relocation_plan_county", "county_code", "created_at"),)
+
+
+class RelocationAssignment(Base):
+    """One household of a plan: its site and distances, or the reason it has none."""
+
+    __tablename__ = "relocation_assignment"
+
+    plan_id: Mapped[int] = mapped_column(
+        ForeignKey("relocation_plan.id", ondelete="CASCADE"), primary_key=True
+    )
+    household_id: Mapped[int] = mapped_column(
+        ForeignKey("household.id", ondelete="CASCADE"), primary_key=True
+    )
+    county_code: Mapped[str] = mapped_column(String(6))
+    village_code: Mapped[str] = mapped_column(String(12))
+    grid_code: Mapped[str | None] = mapped_column(String(15))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"))
+    distance_m: Mapped[float | None] = mapped_column()
+    route_m: Mapped[float | None] = mapped_column()
+    reason: Mapped[str | None] = mapped_column(String(20))  # an Unassigned
+    group_kept: Mapped[bool | None] = mapped_column()
+
+    __table_args__ = (Index("ix_relocation_assignment_site", "plan_id", "site_id"),)
+
+
+class RoadEdge(Base):
+    """One edge of a county's road network, for pgRouting (``source``/``target`` are vertex
+    ids; ``cost_m`` and ``reverse_cost_m`` lengths in metres, negative where one-way).
+    """
+
+    __tablename__ = "road_edge"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    county_code: Mapped[str] = mapped_column(String(6))
+    source: Mapped[int] = mapped_column(BigInteger)
+    target: Mapped[int] = mapped_column(BigInteger)
+    cost_m: Mapped[float] = mapped_column()
+    reverse_cost_m: Mapped[float] = mapped_column()
+    name: Mapped[str] = mapped_column(Text, default="", server_default="")
+    synthetic: Mapped[bool] = mapped_column(default=False, server_default="false")
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("LINESTRING", srid=4326, spatial_index=True), nullable=False
+    )
+
+    __table_args__ = (
+        Index("ix_road_edge_county_source", "county_code", "source"),
+        Index("ix_road_edge_county_target", "county_code", "target"),
+    )

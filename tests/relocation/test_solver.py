@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridmap import relocation
+from gridmap.relocation import solver
 from gridmap.errors import InvalidInputError
-from gridmap.relocation import Problem
+from gridmap.relocation.solver import Problem
 from gridmap.vocabulary import Unassigned
 
 COORD = st.floats(0, 5_000, allow_nan=False, allow_infinity=False)
@@ -45,14 +45,14 @@ def problems(draw, max_households: int = 5, max_sites: int = 3, persons_bind: bo
 def goals(problem: Problem, site: np.ndarray) -> tuple[int, int, float]:
     """The plan's three goals as one sort key (smaller is better)."""
     served = site >= 0
-    metres = relocation.distances(problem)
+    metres = solver.distances(problem)
     total = float(metres[served, site[served]].sum())
     return (-int(problem.priority[served].sum()), -int(served.sum()), total)
 
 
 def feasible(problem: Problem, site: np.ndarray) -> bool:
     served = site >= 0
-    metres = relocation.distances(problem)
+    metres = solver.distances(problem)
     limit = problem.max_distance_m
     if limit is not None and served.any() and (metres[served, site[served]] > limit).any():
         return False
@@ -71,7 +71,7 @@ def brute_force(problem: Problem) -> tuple[int, int, float]:
 
 
 def assert_matches_brute_force(problem: Problem) -> None:
-    plan = relocation.solve(problem)
+    plan = solver.solve(problem)
     assert feasible(problem, plan.site)
     found, best = goals(problem, plan.site), brute_force(problem)
     assert found[:2] == best[:2]
@@ -92,7 +92,7 @@ def test_household_capacities_give_the_brute_force_optimum(problem: Problem) -> 
 def test_the_proof_widens_the_arcs_until_the_plan_is_optimal(problem: Problem) -> None:
     """From one arc per household, so the certificate has to find what is missing."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(relocation, "FIRST_K", 1)
+        patch.setattr(solver, "FIRST_K", 1)
         assert_matches_brute_force(problem)
 
 
@@ -117,7 +117,7 @@ def line_problem(**changes) -> Problem:
 
 
 def test_a_full_site_sends_the_farthest_household_on_and_capacity_is_kept() -> None:
-    plan = relocation.solve(line_problem())
+    plan = solver.solve(line_problem())
     # The site at 0 takes two; sending the 2 km household on costs 8 km, the 1 km one 9 km.
     assert plan.site.tolist() == [0, 0, 1]
     assert plan.objective_m == pytest.approx(0 + 1000 + 8000)
@@ -125,13 +125,13 @@ def test_a_full_site_sends_the_farthest_household_on_and_capacity_is_kept() -> N
 
 
 def test_priority_households_come_first_when_places_are_short() -> None:
-    plan = relocation.solve(line_problem(site_households=np.array([2, 0])))
+    plan = solver.solve(line_problem(site_households=np.array([2, 0])))
     assert plan.site.tolist() == [0, -1, 0]  # the priority household displaces a nearer one
     assert plan.reason == [None, Unassigned.OVER_CAPACITY, None]
 
 
 def test_person_capacity_is_kept_through_the_milp() -> None:
-    plan = relocation.solve(line_problem(site_persons=np.array([4, 100])))
+    plan = solver.solve(line_problem(site_persons=np.array([4, 100])))
     # The flow's answer puts 2 + 3 persons at the first site; only one household fits there,
     # and the nearest one saves the most.
     assert plan.method == "milp" and plan.optimal
@@ -140,7 +140,7 @@ def test_person_capacity_is_kept_through_the_milp() -> None:
 
 def test_reasons_name_distance_and_unreachable_sites() -> None:
     roads = np.array([[0.0, np.inf], [1000, np.inf], [np.inf, np.inf]])
-    plan = relocation.solve(line_problem(distance_m=roads, max_distance_m=500.0))
+    plan = solver.solve(line_problem(distance_m=roads, max_distance_m=500.0))
     assert plan.site.tolist() == [0, -1, -1]
     assert plan.reason == [None, Unassigned.BEYOND_MAX_DISTANCE, Unassigned.NO_SITE_REACHABLE]
 
@@ -165,4 +165,4 @@ def test_reasons_name_distance_and_unreachable_sites() -> None:
 )
 def test_bad_instances_are_refused_by_name(changes, message) -> None:
     with pytest.raises(InvalidInputError, match=message):
-        relocation.solve(line_problem(**changes))
+        solver.solve(line_problem(**changes))
