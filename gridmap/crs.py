@@ -407,6 +407,22 @@ def _gk_transformer(epsg: int) -> Transformer:
     return Transformer.from_crs("EPSG:4490", f"EPSG:{epsg}", always_xy=True)
 
 
+def gauss_kruger_xy(
+    lon: ArrayLike, lat: ArrayLike, *, epsg: int | None = None
+) -> tuple[NDArray[np.float64], int]:
+    """Points in metres of one CGCS2000 Gauss–Krüger zone (``epsg``, else the zone of their
+    mean longitude: a county lies in one zone or straddles two, and one zone keeps distances
+    between all its points comparable). Returns (n × 2 metres, the zone's EPSG code).
+    """
+    lon_arr = np.asarray(lon, dtype=np.float64)
+    lat_arr = np.asarray(lat, dtype=np.float64)
+    if epsg is None:
+        zone = gk_zone_epsg(float(np.mean(lon_arr)) if lon_arr.size else 105.0)
+        epsg = int(zone)
+    x, y = _gk_transformer(epsg).transform(lon_arr, lat_arr)
+    return np.column_stack((np.asarray(x, np.float64), np.asarray(y, np.float64))), epsg
+
+
 def _project_gk(geoms: NDArray[np.object_], epsg: int) -> NDArray[np.object_]:
     """Project lon/lat geometries to one Gauss-Krüger zone, all coordinates in one call."""
     transformer = _gk_transformer(epsg)

@@ -151,7 +151,7 @@ def prepare_units(
     name_column = _pick_field(frame, name_field, "name", required=False)
     parent_column = _pick_field(frame, parent_field, "parent", required=False)
 
-    frame = _to_lonlat(frame, notes)
+    frame = to_lonlat(frame, notes)
     labels = [str(v) for v in frame[code_column]] if code_column else [""] * len(frame)
     geoms = geometry.check_polygons(np.asarray(frame.geometry.values, dtype=object), labels)
     if crs_name in ("gcj02", "bd09"):
@@ -457,7 +457,7 @@ def _pick_field(
     return None
 
 
-def _to_lonlat(frame: gpd.GeoDataFrame, notes: list[str]) -> gpd.GeoDataFrame:
+def to_lonlat(frame: gpd.GeoDataFrame, notes: list[str]) -> gpd.GeoDataFrame:
     """Reproject files whose declared CRS is not WGS84/CGCS2000 longitude/latitude."""
     if frame.crs is None:
         return frame

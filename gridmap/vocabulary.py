@@ -369,3 +369,17 @@ class Unassigned(Term):
     OVER_CAPACITY = "over_capacity", "安置点容量不足", "Over capacity"
     BEYOND_MAX_DISTANCE = "beyond_max_distance", "超出最大距离", "Beyond the maximum distance"
     NO_SITE_REACHABLE = "no_site_reachable", "无可达安置点", "No site reachable"
+
+
+class DistanceKind(Term):
+    """How a relocation plan measures travel (距离口径)."""
+
+    STRAIGHT = "straight", "直线距离", "Straight line"
+    ROAD = "road", "道路距离", "Road distance"
+
+
+class KeepTogether(Term):
+    """Which households a relocation plan keeps together at one site (整建制安置)."""
+
+    GRID = "grid", "按网格", "By grid"
+    VILLAGE = "village", "按村（社区）", "By village or community"

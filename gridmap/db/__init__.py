@@ -16,6 +16,7 @@ from gridmap.db import (
     rates,
     scope,
     session,
+    sites,
     units,
     workers,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "rates",
     "scope",
     "session",
+    "sites",
     "units",
     "workers",
 ]

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridmap.relocation import solver
 from gridmap.errors import InvalidInputError
+from gridmap.relocation import solver
 from gridmap.relocation.solver import Problem
 from gridmap.vocabulary import Unassigned
 
@@ -166,3 +166,85 @@ def test_reasons_name_distance_and_unreachable_sites() -> None:
 def test_bad_instances_are_refused_by_name(changes, message) -> None:
     with pytest.raises(InvalidInputError, match=message):
         solver.solve(line_problem(**changes))
+
+
+# -- keeping groups together ------------------------------------------------------------------
+
+
+def whole_groups(problem: Problem, site: np.ndarray) -> bool:
+    """Every group's households all at one site."""
+    assert problem.groups is not None
+    return all(
+        len(set(site[problem.groups == g].tolist())) == 1 and site[problem.groups == g][0] >= 0
+        for g in np.unique(problem.groups[problem.groups >= 0])
+    )
+
+
+def best_whole(problem: Problem) -> float | None:
+    """The least total distance of any plan that keeps every group whole (brute force)."""
+    assert problem.groups is not None
+    labels = np.unique(problem.groups)
+    metres = solver.distances(problem)
+    best = None
+    for choice in itertools.product(range(problem.n_sites), repeat=len(labels)):
+        site = np.array([choice[np.searchsorted(labels, g)] for g in problem.groups])
+        if feasible(problem, site):
+            total = float(metres[np.arange(problem.n_households), site].sum())
+            best = total if best is None else min(best, total)
+    return best
+
+
+@st.composite
+def grouped_problems(draw):
+    problem = draw(problems(max_households=6, max_sites=3))
+    groups = np.array(
+        draw(
+            st.lists(
+                st.integers(0, 2), min_size=problem.n_households, max_size=problem.n_households
+            )
+        )
+    )
+    return Problem(**{**problem.__dict__, "groups": groups.astype(np.int64)})
+
+
+@settings(max_examples=150, deadline=None)
+@given(grouped_problems())
+def test_groups_are_kept_whole_when_they_can_be_and_reported_when_not(problem: Problem) -> None:
+    plan = solver.solve(problem)
+    assert feasible(problem, plan.site)  # capacities and the distance limit, always
+    best = best_whole(problem)
+    n_groups = len(np.unique(problem.groups))
+    assert plan.groups_kept + plan.groups_split == n_groups
+    if best is not None:
+        # Small instances: the packing MILP finds every whole plan, and its optimum is exact.
+        assert plan.groups_split == 0 and whole_groups(problem, plan.site)
+        # Small instances go to HiGHS whole: the exact optimum, gap 0.
+        assert plan.objective_m == pytest.approx(best, abs=0.01 * problem.n_households)
+        assert plan.optimal and plan.gap == pytest.approx(0, abs=1e-6)
+    else:
+        assert plan.groups_split >= 1
+        assert any("could not be kept whole" in note for note in plan.notes)
+    kept = plan.group_kept
+    assert kept is not None
+    for g in np.unique(problem.groups):
+        members = problem.groups == g
+        assert kept[members].all() or not kept[members].any()
+
+
+def test_a_group_too_large_for_every_site_is_split_and_the_rest_kept_whole() -> None:
+    problem = line_problem(
+        site_households=np.array([2, 2]), groups=np.array([0, 0, 0]), priority=np.zeros(3, bool)
+    )
+    plan = solver.solve(problem)
+    assert plan.groups_split == 1 and plan.assigned == 3
+    assert plan.site.tolist() == [0, 0, 1]  # the nearest two at the near site
+    two_groups = line_problem(site_households=np.array([2, 5]), groups=np.array([0, 0, 1]))
+    plan = solver.solve(two_groups)
+    assert plan.groups_split == 0 and plan.optimal and plan.gap == 0
+    assert plan.site.tolist() == [0, 0, 1]
+
+
+def test_households_in_no_group_are_placed_one_by_one_beside_whole_groups() -> None:
+    problem = line_problem(site_households=np.array([2, 5]), groups=np.array([0, 0, -1]))
+    plan = solver.solve(problem)
+    assert plan.site.tolist() == [0, 0, 1] and plan.groups_kept == 1

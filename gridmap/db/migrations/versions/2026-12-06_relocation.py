@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import geoalchemy2
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+import geoalchemy2
 
 from gridmap.vocabulary import SiteKind
 
@@ -133,9 +134,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_relocation_plan")),
     )
-    op.create_index(
-        "ix_relocation_plan_county", "relocation_plan", ["county_code", "created_at"]
-    )
+    op.create_index("ix_relocation_plan_county", "relocation_plan", ["county_code", "created_at"])
     op.create_table(
         "relocation_assignment",
         sa.Column("plan_id", sa.Integer(), nullable=False),
