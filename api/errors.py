@@ -27,6 +27,7 @@ from gridmap.errors import (
     IdempotencyKeyReusedError,
     ImportFileError,
     InvalidCodeError,
+    DuplicateCodeError,
     InvalidGeometryError,
     InvalidInputError,
     InvalidTransitionError,
@@ -44,6 +45,7 @@ from gridmap.errors import (
 logger = logging.getLogger("gridmap.api")
 
 STATUS_BY_ERROR: dict[type[GridmapError], int] = {
+    DuplicateCodeError: 409,
     InvalidGeometryError: 422,
     CoordinateOutOfRangeError: 422,
     UnknownCRSError: 422,
@@ -71,6 +73,7 @@ TITLES_ZH: dict[str, str] = {
     "CoordinateOutOfRangeError": "坐标超出范围",
     "UnknownCRSError": "未知坐标系",
     "InvalidCodeError": "编码格式错误",
+    "DuplicateCodeError": "编码重复",
     "ImportFileError": "文件无法导入",
     "HierarchyError": "上下级关系错误",
     "UnknownCodeError": "编码不存在",

@@ -31,6 +31,10 @@ class InvalidCodeError(GridmapError, ValueError):
     """A division or grid code with the wrong length, digits or block for its level."""
 
 
+class DuplicateCodeError(InvalidCodeError):
+    """A code already used for another object of the same kind (a site in the same county)."""
+
+
 class UnknownCodeError(GridmapError, LookupError):
     """A well-formed code that names no unit in the requested generation."""
 

@@ -38,6 +38,7 @@ import shapely
 
 from gridmap import db, geometry, hierarchy
 from gridmap.errors import (
+    DuplicateCodeError,
     HierarchyError,
     InvalidCodeError,
     InvalidGeometryError,
@@ -258,7 +259,7 @@ def add(session: Session, sites: list[SiteIn], *, county: str | None = None) -> 
         row["village_code"] = db.sites.village_at(session, row["geom"])
         key = (row["county_code"], row["code"])
         if key in seen:
-            raise InvalidCodeError(
+            raise DuplicateCodeError(
                 f"{where}: site code {row['code']} appears twice in this import "
                 f"(also feature {seen[key]})",
                 code=row["code"],
@@ -267,7 +268,7 @@ def add(session: Session, sites: list[SiteIn], *, county: str | None = None) -> 
     taken = db.sites.existing_codes(session, list(seen))
     if taken:
         county_code, code = taken[0]
-        raise InvalidCodeError(
+        raise DuplicateCodeError(
             f"site code {code} is already used in county {county_code}: pick another code, "
             "or edit that site",
             code=code,

@@ -319,6 +319,9 @@ class Permission(Term):
     READ_AUDIT = "read_audit", "查看审计日志", "Read the audit log"
     DRAFT_PLANS = "draft_plans", "编制调整方案", "Draft boundary plans"
     APPLY_PLANS = "apply_plans", "实施调整方案", "Apply boundary plans"
+    EDIT_SITES = "edit_sites", "管理安置点", "Add and edit relocation sites"
+    PLAN_RELOCATION = "plan_relocation", "编制安置方案", "Make relocation plans"
+    RELOCATE = "relocate", "实施搬迁", "Carry out relocation and register households"
 
 
 class AuditAction(Term):

@@ -33,12 +33,24 @@ _STAFF = {*_CASEWORK, P.ESCALATE, P.READ_WORKERS, P.READ_QA, P.EXPORT}
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.COUNTY_ADMIN: frozenset(Permission),
-    Role.TOWNSHIP_STAFF: frozenset({*_STAFF, P.REOPEN, P.EDIT_WORKERS}),
-    Role.VILLAGE_STAFF: frozenset(_STAFF),
+    Role.TOWNSHIP_STAFF: frozenset(
+        {*_STAFF, P.REOPEN, P.EDIT_WORKERS, P.EDIT_SITES, P.PLAN_RELOCATION, P.RELOCATE}
+    ),
+    Role.VILLAGE_STAFF: frozenset({*_STAFF, P.PLAN_RELOCATION}),
     Role.GRID_WORKER: frozenset(
         {P.READ_INCIDENTS, P.REPORT, P.HANDLE, P.READ_WORKERS, P.RECORD_POSITIONS}
     ),
-    Role.PLANNER: frozenset({P.READ_INCIDENTS, P.READ_WORKERS, P.READ_QA, P.EXPORT, P.DRAFT_PLANS}),
+    Role.PLANNER: frozenset(
+        {
+            P.READ_INCIDENTS,
+            P.READ_WORKERS,
+            P.READ_QA,
+            P.EXPORT,
+            P.DRAFT_PLANS,
+            P.EDIT_SITES,
+            P.PLAN_RELOCATION,
+        }
+    ),
     Role.VIEWER: frozenset({P.READ_INCIDENTS, P.READ_WORKERS, P.EXPORT}),
     Role.CLIENT: frozenset({P.READ_INCIDENTS, P.REPORT}),
 }

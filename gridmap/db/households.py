@@ -7,8 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import ColumnElement, delete, func, or_, select, text
 from sqlalchemy.orm import Session
+
+import shapely
 
 from gridmap.db.models import Household
 
@@ -77,3 +79,38 @@ def set_grids(
 def delete_county(session: Session, county_code: str) -> None:
     """Remove a county's households (a synthetic county is regenerated as a whole)."""
     session.execute(delete(Household).where(Household.county_code == county_code))
+
+
+def affected(
+    session: Session,
+    *,
+    county: str,
+    hazard: shapely.Geometry | None,
+    villages: Sequence[str],
+    grids: Sequence[str],
+) -> pd.DataFrame:
+    """Households of ``county`` inside ``hazard`` or in the villages or grids named (any of
+    them), as id, lon, lat, persons, flags, village_code, grid_code; ordered by id.
+    """
+    where: list[ColumnElement[bool]] = []
+    if hazard is not None:
+        where.append(
+            func.ST_Intersects(Household.geom, func.ST_GeomFromText(shapely.to_wkt(hazard), 4326))
+        )
+    if villages:
+        where.append(Household.village_code.in_(list(villages)))
+    if grids:
+        where.append(Household.grid_code.in_(list(grids)))
+    query = select(
+        Household.id,
+        func.ST_X(Household.geom).label("lon"),
+        func.ST_Y(Household.geom).label("lat"),
+        Household.persons,
+        Household.flags,
+        Household.village_code,
+        Household.grid_code,
+    ).where(Household.county_code == county, or_(*where))
+    rows = session.execute(query.order_by(Household.id)).all()
+    return pd.DataFrame(
+        rows, columns=["id", "lon", "lat", "persons", "flags", "village_code", "grid_code"]
+    )

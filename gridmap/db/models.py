@@ -516,6 +516,7 @@ class RelocationPlan(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     created_by: Mapped[str] = mapped_column(Text)
     generation: Mapped[int] = mapped_column(ForeignKey("generation.id"))
+    site_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer))  # the candidate sites
     request: Mapped[dict[str, Any]] = mapped_column(JSONB)
     summary: Mapped[dict[str, Any]] = mapped_column(JSONB)
 

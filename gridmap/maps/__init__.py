@@ -69,6 +69,7 @@ from gridmap.maps.page import (
     render,
     unit_map,
 )
+from gridmap.maps.relocation import plan_map
 from gridmap.maps.tiles import MAX_TILE_ZOOM, TILE_MIN_ZOOM, TILE_ROUTE, code_level, vector_tile
 
 __all__ = [
@@ -111,6 +112,7 @@ __all__ = [
     "load",
     "localize",
     "page_urls",
+    "plan_map",
     "render",
     "simplify",
     "unit_map",

@@ -31,7 +31,7 @@ from gridmap import incidents
 from gridmap.incidents import IncidentView
 from gridmap.maps.assets import ASSETS, Legend
 from gridmap.maps.tiles import TILE_MIN_ZOOM
-from gridmap.vocabulary import Duty, Language, Level, Stage, WorkerRole
+from gridmap.vocabulary import Duty, Facility, Language, Level, SiteKind, Stage, WorkerRole
 from gridmap.workers import WorkerView
 
 LANGS: tuple[str, ...] = Language.values()
@@ -50,8 +50,7 @@ DECIMALS = 6  # ≈ 0.1 m: finer digits only cost bytes
 LABEL_LIMIT = 80  # grids on a map up to this many get permanent labels, more get hover tooltips
 
 # Layers drawn, bottom to top. "households" needs vector tiles (a county has ~300,000);
-# "sites" (安置点: relocation sites with capacity and occupancy) is the hook for
-# gridmap.relocation: it draws nothing until the site table exists.
+# "sites" (安置点: relocation sites sized by capacity, or by a plan's load on a plan's map).
 LAYERS: tuple[str, ...] = (
     "grids",
     "households",
@@ -105,6 +104,15 @@ LABELS: dict[str, dict[str, str]] = {
         "none": "未配备",
         "stages": "事件环节",
         "shown_of": "显示最新 {shown} / 共 {total}",
+        "sites": "安置点",
+        "kind": "类型",
+        "capacity": "容量(户/人)",
+        "occupied": "已入住(户/人)",
+        "load": "本方案安置(户/人)",
+        "facilities": "配套设施",
+        "flows": "搬迁流向",
+        "hazard": "风险区",
+        "households_moved": "户数",
     },
     "en": {
         "county": "County boundary",
@@ -130,6 +138,15 @@ LABELS: dict[str, dict[str, str]] = {
         "none": "none",
         "stages": "Incident stage",
         "shown_of": "newest {shown} of {total}",
+        "sites": "Relocation sites",
+        "kind": "Kind",
+        "capacity": "Capacity (households/persons)",
+        "occupied": "Occupied (households/persons)",
+        "load": "This plan (households/persons)",
+        "facilities": "Facilities",
+        "flows": "Flows to sites",
+        "hazard": "Hazard area",
+        "households_moved": "Households",
     },
 }
 
@@ -146,6 +163,7 @@ class MapData:
     incidents: list[IncidentView] = field(default_factory=list)
     incidents_total: int = 0
     workers: list[WorkerView] = field(default_factory=list)
+    sites: list[dict[str, Any]] = field(default_factory=list)  # db.sites rows (+ load_*)
 
 
 def simplify(geoms: Any, tolerance: float, *, decimals: int = DECIMALS) -> np.ndarray:
@@ -160,13 +178,13 @@ def simplify(geoms: Any, tolerance: float, *, decimals: int = DECIMALS) -> np.nd
     return rounded
 
 
-def _geojson(frame: gpd.GeoDataFrame) -> dict[str, Any]:
+def feature_collection(frame: gpd.GeoDataFrame) -> dict[str, Any]:
     """A FeatureCollection with feature ids (folium's style lookup) and no per-feature bbox."""
     collection: dict[str, Any] = frame.to_geo_dict(na="null", show_bbox=False, drop_id=False)
     return collection
 
 
-def _text(value: Any) -> str:
+def escaped(value: Any) -> str:
     """HTML-escaped text: folium puts tooltip and popup values into innerHTML as they are."""
     return html.escape("" if value is None or value is pd.NA else str(value))
 
@@ -182,9 +200,9 @@ def worker_columns(
     for code in grid_codes:
         rows = staff.get(code, [])
         main = next((r for r in rows if r.duty == Duty.PRIMARY), rows[0] if rows else None)
-        primary.append(_text(main.name) if main is not None else none)
+        primary.append(escaped(main.name) if main is not None else none)
         everyone.append(
-            "、".join(f"{_text(r.name)}({_duty_label(r.duty, lang)})" for r in rows) or none
+            "、".join(f"{escaped(r.name)}({_duty_label(r.duty, lang)})" for r in rows) or none
         )
     return primary, everyone
 
@@ -290,7 +308,7 @@ def _grid_layer(data: MapData, tolerance: float, lang: str, asset_url: str) -> l
     frame = gpd.GeoDataFrame(
         {
             "code": grids["code"].to_numpy(),
-            "name": [_text(n) for n in grids["name"]],
+            "name": [escaped(n) for n in grids["name"]],
             "households": grids["households"].astype(int).to_numpy(),
             "persons": grids["persons"].astype(int).to_numpy(),
             "worker": grids["worker"].to_numpy(),
@@ -328,7 +346,7 @@ def _grid_layer(data: MapData, tolerance: float, lang: str, asset_url: str) -> l
         ],
     )
     layer = folium.GeoJson(
-        _geojson(frame if labelled else frame.drop(columns="label")),
+        feature_collection(frame if labelled else frame.drop(columns="label")),
         name=name,
         style_function=style,
         highlight_function=lambda _: {"weight": 2.5, "color": "#000000"},
@@ -346,7 +364,7 @@ def _outline_layers(data: MapData, tolerance: float, lang: str) -> list[Any]:
         if units.empty:
             continue
         frame = gpd.GeoDataFrame(
-            {"code": units["code"].to_numpy(), "name": [_text(n) for n in units["name"]]},
+            {"code": units["code"].to_numpy(), "name": [escaped(n) for n in units["name"]]},
             geometry=simplify(units.geometry.values, tolerance),
             crs="EPSG:4326",
         )
@@ -354,7 +372,7 @@ def _outline_layers(data: MapData, tolerance: float, lang: str) -> list[Any]:
         count = f" ({len(frame)})" if level != data.level else ""
         layers.append(
             folium.GeoJson(
-                _geojson(frame),
+                feature_collection(frame),
                 name=f"{labels[level]}{count}",
                 style_function=lambda _, s=style: s,
                 tooltip=folium.GeoJsonTooltip(
@@ -393,11 +411,11 @@ def _incident_rows(data: MapData, lang: str) -> list[list[Any]]:
         stage = _stage_label(case["stage"], lang)
         late = f" · {labels['overdue']}" if case.get("overdue") else ""
         when = _local_time(case.get("reported_at"))
-        tip = f"#{case['id']} {_text(stage)}{late}"
+        tip = f"#{case['id']} {escaped(stage)}{late}"
         body = (
-            f"<b>#{case['id']}</b><br>{labels['stage']}: {_text(stage)}{late}"
-            f"<br>{labels['category']}: {_text(case.get('category_code'))}"
-            f"<br>{labels['grid']}: {_text(case.get('grid_code'))}"
+            f"<b>#{case['id']}</b><br>{labels['stage']}: {escaped(stage)}{late}"
+            f"<br>{labels['category']}: {escaped(case.get('category_code'))}"
+            f"<br>{labels['grid']}: {escaped(case.get('grid_code'))}"
             f"<br>{labels['reported_at']}: {when}"
         )
         color = STAGE_COLORS.get(case["stage"], "#333333")
@@ -452,9 +470,9 @@ def _worker_layer(data: MapData, lang: str) -> list[Any]:
         return [folium.FeatureGroup(name=name)]
     frame = gpd.GeoDataFrame(
         {
-            "name": [_text(w["name"]) for w in placed],
+            "name": [escaped(w["name"]) for w in placed],
             "role": [
-                _text(w["role_zh"] if lang == Language.ZH else WorkerRole(w["role"]).en)
+                escaped(w["role_zh"] if lang == Language.ZH else WorkerRole(w["role"]).en)
                 for w in placed
             ],
             "grids": ["、".join(g["code"] for g in w.get("grids", [])) for w in placed],
@@ -468,7 +486,7 @@ def _worker_layer(data: MapData, lang: str) -> list[Any]:
     )
     return [
         folium.GeoJson(
-            _geojson(frame),
+            feature_collection(frame),
             name=name,
             marker=folium.CircleMarker(
                 radius=6, color="#ffffff", weight=1.5, fill_color=WORKER_COLOR, fill_opacity=1.0
@@ -484,9 +502,63 @@ def _worker_layer(data: MapData, lang: str) -> list[Any]:
     ]
 
 
-def _site_layer(data: MapData, lang: str) -> list[Any]:  # noqa: ARG001  (hook, see LAYERS)
-    """Relocation sites (安置点) with capacity and occupancy: none until the site table exists."""
-    return []
+SITE_COLORS = {"resettlement": "#1b7837", "shelter": "#2166ac"}
+
+
+def site_layer(sites: list[dict[str, Any]], lang: str) -> list[Any]:
+    """Relocation sites (安置点) as circles coloured by kind and sized by households: this
+    plan's load when the rows carry one (``load_households``), else the capacity.
+    """
+    labels = LABELS[lang]
+    name = f"{labels['sites']} ({len(sites)})"
+    if not sites:
+        return [folium.FeatureGroup(name=name)]
+    points = shapely.from_wkb([s["wkb"] for s in sites])
+    anchors = shapely.point_on_surface(points)
+    sized = [s.get("load_households", s["capacity_households"]) for s in sites]
+    scale = max(*sized, 1)
+    facility = {f.value: f.label(lang) for f in Facility}
+    frame = gpd.GeoDataFrame(
+        {
+            "name": [escaped(s["name"]) for s in sites],
+            "code": [escaped(s["code"]) for s in sites],
+            "kind": [SiteKind(s["kind"]).label(lang) for s in sites],
+            "capacity": [f"{s['capacity_households']} / {s['capacity_persons']}" for s in sites],
+            "occupied": [f"{s['occupied_households']} / {s['occupied_persons']}" for s in sites],
+            "load": [
+                f"{s['load_households']} / {s['load_persons']}" if "load_households" in s else ""
+                for s in sites
+            ],
+            "facilities": ["、".join(facility.get(f, f) for f in s["facilities"]) for s in sites],
+            "radius": [round(5 + 20 * (v / scale) ** 0.5, 1) for v in sized],
+            "color": [SITE_COLORS[s["kind"]] for s in sites],
+        },
+        geometry=shapely.transform(anchors, lambda xy: np.round(xy, DECIMALS)),
+        crs="EPSG:4326",
+    )
+    fields = ["name", "code", "kind", "capacity", "occupied", "facilities"]
+    if any("load_households" in s for s in sites):
+        fields.insert(5, "load")
+    return [
+        folium.GeoJson(
+            feature_collection(frame),
+            name=name,
+            marker=folium.CircleMarker(radius=8, weight=2, fill_opacity=0.55),
+            style_function=lambda f: {
+                "radius": f["properties"]["radius"],
+                "color": f["properties"]["color"],
+                "fillColor": f["properties"]["color"],
+            },
+            tooltip=folium.GeoJsonTooltip(
+                ["name", "kind"], aliases=[labels["name"], labels["kind"]]
+            ),
+            popup=folium.GeoJsonPopup(fields, aliases=[labels[f] for f in fields]),
+        )
+    ]
+
+
+def _site_layer(data: MapData, lang: str) -> list[Any]:
+    return site_layer(data.sites, lang)
 
 
 STYLE_CSS = """<style>
@@ -512,13 +584,13 @@ def decorate(m: folium.Map, data: MapData, lang: str, *, stages: bool) -> None:
     root.header.add_child(Element(STYLE_CSS), name="gridmap_css")
     root.html.add_child(
         Element(
-            f'<div class="gridmap-title">{_text(data.name)} '
-            f"<small>{_text(data.code)} · {_text(level)}</small></div>"
+            f'<div class="gridmap-title">{escaped(data.name)} '
+            f"<small>{escaped(data.code)} · {escaped(level)}</small></div>"
         )
     )
     if stages:
         items = "<br>".join(
-            f'<i style="background:{color}"></i>{_text(_stage_label(stage, lang))}'
+            f'<i style="background:{color}"></i>{escaped(_stage_label(stage, lang))}'
             for stage, color in STAGE_COLORS.items()
         )
         root.html.add_child(

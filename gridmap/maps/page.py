@@ -8,6 +8,7 @@ gives the HTML.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import folium
 from sqlalchemy.orm import Session
@@ -182,6 +183,13 @@ def load(
         _, on_duty = workers.search(
             session, county=county, code=code, on_duty=True, limit=max_workers, scope=scope
         )
+    site_rows: list[dict[str, Any]] = []
+    if "sites" in layers:
+        site_rows = [
+            s
+            for s in db.sites.read(session, county=county)
+            if level == "county" or (s["village_code"] or "").startswith(code[:12])
+        ]
     return MapData(
         code=code,
         name=str(subject["name"].iloc[0]),
@@ -191,6 +199,7 @@ def load(
         incidents=cases,
         incidents_total=total,
         workers=on_duty,
+        sites=site_rows,
     )
 
 

@@ -125,6 +125,7 @@ def upgrade() -> None:
         ),
         sa.Column("created_by", sa.Text(), nullable=False),
         sa.Column("generation", sa.Integer(), nullable=False),
+        sa.Column("site_ids", postgresql.ARRAY(sa.Integer()), nullable=False),
         sa.Column("request", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("summary", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.ForeignKeyConstraint(

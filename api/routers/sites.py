@@ -1,0 +1,179 @@
+"""Relocation sites (安置点): list, read, add (one Feature or a FeatureCollection), suggest."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import shapely
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from api.deps import CRS, MAX_INT, PageDep, SessionDep, json_response, run_in_session
+from api.schemas.geojson import GEOJSON, GeoJSONResponse, feature, feature_collection
+from api.schemas.problem import COMMON, problems
+from api.security import PrincipalDep
+from gridmap import audit, crs, sites
+from gridmap.auth.access import Principal
+from gridmap.db import sites as site_rows
+from gridmap.errors import InvalidGeometryError, NotFoundError
+from gridmap.vocabulary import AuditAction, Permission, SiteKind
+
+router = APIRouter(tags=["sites 安置点"], responses=COMMON)
+SiteId = Annotated[int, Path(ge=1, le=MAX_INT)]
+
+
+class SiteProperties(BaseModel):
+    """A site's attributes (a Feature's ``properties``)."""
+
+    code: str = Field(max_length=32, description="编码, unique in the county")
+    name: str = Field(max_length=200, description="名称")
+    kind: SiteKind = Field(description="resettlement 集中安置点 | shelter 应急避难场所")
+    capacity_households: int = Field(description="容纳户数 (> 0)")
+    capacity_persons: int = Field(description="容纳人数 (> 0)")
+    occupied_households: int = Field(0, description="已入住户数")
+    occupied_persons: int = Field(0, description="已入住人数")
+    facilities: list[str] = Field(default_factory=list, max_length=20, description="配套设施")
+    county_code: str | None = Field(None, description="county; default: where the site lies")
+
+
+class SiteFeature(BaseModel):
+    """One site as a GeoJSON Feature (Point or Polygon)."""
+
+    type: Literal["Feature"]
+    geometry: dict[str, Any]
+    properties: SiteProperties
+
+
+class SiteCollection(BaseModel):
+    """Several sites, written together or not at all."""
+
+    type: Literal["FeatureCollection"]
+    features: list[SiteFeature] = Field(min_length=1, max_length=sites.MAX_SITES)
+
+
+def shape_of(geometry: dict[str, Any], input_crs: CRS, what: str) -> shapely.Geometry:
+    """A GeoJSON geometry as a shapely one in WGS84, or a 422 naming what is wrong."""
+    try:
+        shape = shapely.geometry.shape(geometry)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+        raise InvalidGeometryError(f"{what} is not a GeoJSON geometry ({error})") from error
+    except shapely.errors.GEOSException as error:
+        raise InvalidGeometryError(f"{what} cannot be built: {error}") from error
+    coords = shapely.get_coordinates(shape)
+    if coords.size and not np.isfinite(coords).all():
+        raise InvalidGeometryError(f"{what} has NaN or infinite coordinates")
+    if input_crs is not CRS.WGS84 and not shape.is_empty:
+        shape = crs.geometries_to_wgs84(np.array([shape], dtype=object), input_crs.value)[0]
+    return shape
+
+
+def _visible_counties(principal: Principal, county: str | None) -> list[str] | None:
+    if county is not None:
+        if not principal.scope.touches(county):
+            raise NotFoundError(f"no county {county} in your area", code=county)
+        return [county]
+    codes = principal.scope.codes
+    return None if codes is None else sorted({c[:6] for c in codes if len(c) >= 6})
+
+
+def site_properties(row: dict[str, Any], lang: str = "zh") -> dict[str, Any]:
+    """A site row as a Feature's properties, with its kind and facilities labelled."""
+    props = {k: v for k, v in row.items() if k not in ("wkb", "geojson")}
+    props["kind_label"] = SiteKind(row["kind"]).label(lang)
+    props["free_households"] = row["capacity_households"] - row["occupied_households"]
+    props["free_persons"] = row["capacity_persons"] - row["occupied_persons"]
+    return props
+
+
+@router.get(
+    "/sites",
+    response_class=GeoJSONResponse,
+    summary="List sites / 安置点列表",
+    responses=problems(404),
+)
+def list_sites(
+    principal: PrincipalDep,
+    session: SessionDep,
+    page: PageDep,
+    county: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    kind: SiteKind | None = None,
+) -> Response:
+    """Sites of the counties in the caller's area as a FeatureCollection, by county and code."""
+    counties = _visible_counties(principal, county)
+    rows = site_rows.read(
+        session, counties=counties, kind=kind, limit=page.limit, offset=page.offset
+    )
+    total = site_rows.count(session, counties=counties, kind=kind)
+    body = feature_collection(
+        [feature(site_properties(r), r["geojson"]) for r in rows],
+        numberMatched=total,
+        numberReturned=len(rows),
+    )
+    return Response(body, media_type=GEOJSON)
+
+
+@router.get(
+    "/sites/{site_id}",
+    response_class=GeoJSONResponse,
+    summary="One site / 单个安置点",
+    responses=problems(404),
+)
+def get_site(site_id: SiteId, principal: PrincipalDep, session: SessionDep) -> Response:
+    """One site as a GeoJSON Feature (404 outside the caller's area)."""
+    found = site_rows.read(session, ids=[site_id])
+    if not found or not principal.scope.touches(found[0]["county_code"]):
+        raise NotFoundError(f"no site {site_id}", site=site_id)
+    return Response(feature(site_properties(found[0]), found[0]["geojson"]), media_type=GEOJSON)
+
+
+@router.post(
+    "/sites",
+    status_code=201,
+    summary="Add sites / 新增安置点",
+    responses=problems(404, 409, 413, notes={409: "the site code is already used in the county"}),
+)
+def add_sites(
+    request: Request,
+    principal: PrincipalDep,
+    body: SiteFeature | SiteCollection,
+    crs_: Annotated[CRS, Query(alias="crs", description="coordinates' CRS")] = CRS.WGS84,
+) -> Response:
+    """Add one site (a Feature) or several (a FeatureCollection: all or none), each checked
+    like a boundary: valid geometry inside its county, capacity > 0, a code new in the county.
+    """
+    principal.require(Permission.EDIT_SITES)
+    features = body.features if isinstance(body, SiteCollection) else [body]
+    given = [
+        sites.SiteIn(
+            **f.properties.model_dump(),
+            geom=shape_of(f.geometry, crs_, f"feature {i} ({f.properties.code})"),
+            source=f"api:{principal.username}",
+        )
+        for i, f in enumerate(features)
+    ]
+
+    def work(session: Any) -> dict[str, Any]:
+        report = sites.add(session, given)
+        rows = site_rows.read(session, codes=report.codes, counties=report.counties)
+        for row in rows:
+            if not principal.scope.contains(row["village_code"] or row["county_code"]):
+                raise NotFoundError(
+                    f"site {row['code']} lies outside your area", code=row["code"]
+                )
+            audit.record(
+                session,
+                audit.entry(
+                    principal,
+                    AuditAction.CREATE,
+                    "site",
+                    row["id"],
+                    county=row["county_code"],
+                    after=site_properties(row),
+                ),
+            )
+        return {"created": len(rows), "sites": [site_properties(r) for r in rows]}
+
+    created = run_in_session(request, work)
+    location = f"/api/v1/sites/{created['sites'][0]['id']}" if created["created"] == 1 else None
+    return json_response(created, 201, {"Location": location} if location else None)
