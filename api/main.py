@@ -27,6 +27,8 @@ from api.routers import (
     maps,
     open311,
     qa,
+    relocation,
+    sites,
     units,
     workers,
 )
@@ -293,6 +295,8 @@ def create_app(settings: Settings | None = None, *, index: lookup.Index | None =
         workers.router,
         exports.router,
         audit.router,
+        sites.router,
+        relocation.router,
     ):
         app.include_router(router, prefix="/api/v1", dependencies=signed_in)
     app.include_router(auth.router, prefix="/api/v1")  # login itself is open; /me needs a token

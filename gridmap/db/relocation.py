@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import func, insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from gridmap.db.models import Household, RelocationAssignment, RelocationPlan
-from gridmap.errors import InvalidInputError
+from gridmap.errors import InvalidInputError, NotFoundError
 
 
 def insert_plan(
@@ -218,15 +218,24 @@ def register(session: Session, household_ids: Sequence[int]) -> int:
             f"household {homeless[0]}'s site stands in no loaded village: it cannot be "
             "registered there"
         )
-    result = session.execute(
-        text(
-            "UPDATE household h SET registered = true,"
-            " village_code = coalesce(s.community_code, s.village_code),"
-            " grid_code = (SELECT u.code FROM unit u WHERE u.level = 'grid'"
-            "   AND u.generation_high IS NULL"
-            "   AND ST_Covers(u.geom, ST_PointOnSurface(s.geom)) ORDER BY u.code LIMIT 1)"
-            " FROM site s WHERE s.id = h.destination_site_id AND h.id = ANY(:ids)"
-        ),
-        {"ids": list(map(int, household_ids))},
-    )
+    try:
+        with session.begin_nested():
+            result = session.execute(
+                text(
+                    "UPDATE household h SET registered = true,"
+                    " village_code = coalesce(s.community_code, s.village_code),"
+                    " grid_code = (SELECT u.code FROM unit u WHERE u.level = 'grid'"
+                    "   AND u.generation_high IS NULL"
+                    "   AND ST_Covers(u.geom, ST_PointOnSurface(s.geom)) ORDER BY u.code LIMIT 1)"
+                    " FROM site s WHERE s.id = h.destination_site_id AND h.id = ANY(:ids)"
+                ),
+                {"ids": list(map(int, household_ids))},
+            )
+    except DBAPIError as error:
+        if "row-level security" not in str(error):
+            raise
+        raise NotFoundError(
+            "a household's destination lies outside your area: someone whose area holds "
+            "both the origin and the destination (township or county) registers it"
+        ) from error
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -364,6 +364,19 @@ def _summary(
     }
 
 
+def county_of(session: Session, plan_id: int) -> str | None:
+    """The county of plan ``plan_id``, or None when there is no such plan."""
+    row = db.relocation.get_plan(session, plan_id)
+    return None if row is None else str(row["county_code"])
+
+
+def listing(
+    session: Session, *, counties: list[str] | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    """Plans of ``counties`` (None: all), newest first, summaries only."""
+    return db.relocation.list_plans(session, counties=counties, limit=limit, offset=offset)
+
+
 def load(session: Session, plan_id: int) -> PlanResult:
     """A stored plan with its households (those the session's scope sees) and site loads."""
     row = db.relocation.get_plan(session, plan_id)
