@@ -150,6 +150,8 @@ def assignments(session: Session, plan_id: int) -> pd.DataFrame:
     )
     frame = pd.DataFrame(session.execute(query).all(), columns=list(ASSIGNMENT_COLUMNS))
     frame["site_id"] = frame["site_id"].astype("Int64")
+    for column in ("distance_m", "route_m"):  # NULL comes back as None: NaN, to compute with
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     return frame
 
 
