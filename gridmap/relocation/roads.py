@@ -86,8 +86,10 @@ def distances(
     rows = session.execute(
         text(
             "SELECT start_vid, end_vid, agg_cost FROM pgr_dijkstraCost("
-            " 'SELECT id, target AS source, source AS target, reverse_cost_m AS cost,"
-            "  cost_m AS reverse_cost FROM road_edge WHERE county_code = ''' || :c || '''',"
+            # Each arc u→v of weight w becomes v→u of weight w: the edge turned round with its
+            # costs kept (cost_m still prices the way from the original source to its target).
+            " 'SELECT id, target AS source, source AS target, cost_m AS cost,"
+            "  reverse_cost_m AS reverse_cost FROM road_edge WHERE county_code = ''' || :c || '''',"
             " CAST(:starts AS bigint[]), CAST(:ends AS bigint[]), directed => true)"
         ),
         {"c": county, "starts": t_ids.tolist(), "ends": o_ids.tolist()},
