@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import math
 
-import geopandas as gpd
 import pytest
-import shapely
 from sqlalchemy import func, select
+
+import geopandas as gpd
+import shapely
 
 from gridmap import sites
 from gridmap.db.models import Site

@@ -9,8 +9,9 @@ import json
 import numpy as np
 import openpyxl
 import pytest
-import shapely
 from sqlalchemy import func, select, text
+
+import shapely
 
 from gridmap import maps, sites
 from gridmap.db.models import Household, RelocationPlan, Site
@@ -158,7 +159,7 @@ def test_bad_requests_are_refused_and_write_nothing(scene, changes, error, words
 
 
 def test_carry_out_then_register_moves_who_serves_the_household(scene) -> None:
-    session, village, hazard = scene
+    session, _, hazard = scene
     result = plans.make(session, plans.PlanRequest(county=COUNTY, hazard=hazard), actor="t")
     served = result.households.dropna(subset=["site_id"])
     moved = plans.carry_out(session, result.id, at=np.datetime64("2026-12-06T10:00").item())

@@ -6,8 +6,9 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 import pytest
-import shapely
 from sqlalchemy import text
+
+import shapely
 
 from gridmap import crs
 from gridmap.errors import InvalidInputError, NotFoundError
