@@ -340,9 +340,12 @@ def listing(
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
-    """A page of sites of ``counties`` (None: all) and how many there are in all."""
-    rows = db.sites.read(session, counties=counties, kind=kind, limit=limit, offset=offset)
-    return rows, db.sites.count(session, counties=counties, kind=kind)
+    """A page of sites of the counties under these codes (a county, a prefecture ``5134``, a
+    province; None: all) and how many there are in all.
+    """
+    under = None if counties is None else [c[:6] for c in counties]
+    rows = db.sites.read(session, under=under, kind=kind, limit=limit, offset=offset)
+    return rows, db.sites.count(session, under=under, kind=kind)
 
 
 def get(session: Session, site_id: int) -> dict[str, Any] | None:

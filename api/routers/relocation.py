@@ -146,7 +146,7 @@ def make_plan(request: Request, principal: PrincipalDep, body: PlanIn) -> Respon
 def list_plans(principal: PrincipalDep, session: SessionDep, page: PageDep) -> Response:
     """Plans of the counties in the caller's area, newest first (summaries only)."""
     codes = principal.scope.codes
-    counties = None if codes is None else sorted({c[:6] for c in codes if len(c) >= 6})
+    counties = None if codes is None else sorted({c[:6] for c in codes})
     items = plans.listing(session, counties=counties, limit=page.limit, offset=page.offset)
     return json_response({"limit": page.limit, "offset": page.offset, "items": items})
 

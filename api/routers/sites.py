@@ -74,7 +74,7 @@ def _visible_counties(principal: Principal, county: str | None) -> list[str] | N
             raise NotFoundError(f"no county {county} in your area", code=county)
         return [county]
     codes = principal.scope.codes
-    return None if codes is None else sorted({c[:6] for c in codes if len(c) >= 6})
+    return None if codes is None else sorted({c[:6] for c in codes})
 
 
 def site_properties(row: dict[str, Any], lang: str = "zh") -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import false, func, insert, or_, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -92,9 +92,9 @@ def get_plan(session: Session, plan_id: int) -> dict[str, Any] | None:
 
 
 def list_plans(
-    session: Session, *, counties: Sequence[str] | None, limit: int, offset: int
+    session: Session, *, under: Sequence[str] | None, limit: int, offset: int
 ) -> list[dict[str, Any]]:
-    """Plans, newest first (without their households)."""
+    """Plans of counties under these code prefixes (None: all), newest first (no households)."""
     query = select(
         RelocationPlan.id,
         RelocationPlan.county_code,
@@ -102,8 +102,12 @@ def list_plans(
         RelocationPlan.created_by,
         RelocationPlan.summary,
     )
-    if counties is not None:
-        query = query.where(RelocationPlan.county_code.in_(list(counties)))
+    if under is not None:
+        query = query.where(
+            or_(
+                false(), *(RelocationPlan.county_code.startswith(p, autoescape=True) for p in under)
+            )
+        )
     rows = session.execute(query.order_by(RelocationPlan.id.desc()).limit(limit).offset(offset))
     return [r._asdict() for r in rows]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, tuple_
+from sqlalchemy import ColumnElement, false, func, insert, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 import shapely
@@ -90,6 +90,7 @@ def read(
     session: Session,
     *,
     counties: Sequence[str] | None = None,
+    under: Sequence[str] | None = None,
     county: str | None = None,
     kind: str | None = None,
     codes: Sequence[str] | None = None,
@@ -107,6 +108,8 @@ def read(
         query = query.where(Site.county_code == county)
     if counties is not None:
         query = query.where(Site.county_code.in_(list(counties)))
+    if under is not None:
+        query = query.where(_under(under))
     if kind is not None:
         query = query.where(Site.kind == kind)
     if codes is not None:
@@ -120,12 +123,25 @@ def read(
 
 
 def count(
-    session: Session, *, counties: Sequence[str] | None = None, kind: str | None = None
+    session: Session,
+    *,
+    counties: Sequence[str] | None = None,
+    under: Sequence[str] | None = None,
+    kind: str | None = None,
 ) -> int:
     """How many sites :func:`read` would give without a limit."""
     query = select(func.count()).select_from(Site)
     if counties is not None:
         query = query.where(Site.county_code.in_(list(counties)))
+    if under is not None:
+        query = query.where(_under(under))
     if kind is not None:
         query = query.where(Site.kind == kind)
     return int(session.scalar(query) or 0)
+
+
+def _under(prefixes: Sequence[str]) -> ColumnElement[bool]:
+    """Sites whose county code starts with one of ``prefixes`` (a province, prefecture…)."""
+    if not prefixes:
+        return false()
+    return or_(*(Site.county_code.startswith(p, autoescape=True) for p in prefixes))

@@ -373,8 +373,9 @@ def county_of(session: Session, plan_id: int) -> str | None:
 def listing(
     session: Session, *, counties: list[str] | None, limit: int, offset: int
 ) -> list[dict[str, Any]]:
-    """Plans of ``counties`` (None: all), newest first, summaries only."""
-    return db.relocation.list_plans(session, counties=counties, limit=limit, offset=offset)
+    """Plans of the counties under these codes (None: all), newest first, summaries only."""
+    under = None if counties is None else [c[:6] for c in counties]
+    return db.relocation.list_plans(session, under=under, limit=limit, offset=offset)
 
 
 def load(session: Session, plan_id: int) -> PlanResult:
