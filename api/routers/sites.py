@@ -17,6 +17,7 @@ from api.security import PrincipalDep
 from gridmap import audit, crs, sites
 from gridmap.auth.access import Principal
 from gridmap.errors import InvalidGeometryError, NotFoundError
+from gridmap.relocation import siting
 from gridmap.vocabulary import AuditAction, Permission, SiteKind
 
 router = APIRouter(tags=["sites 安置点"], responses=COMMON)
@@ -110,6 +111,34 @@ def list_sites(
         numberReturned=len(rows),
     )
     return Response(body, media_type=GEOJSON)
+
+
+@router.get(
+    "/sites/suggestions",
+    summary="Where new sites would cover every household / 选址建议",
+    responses=problems(404),
+)
+def suggestions(
+    principal: PrincipalDep,
+    session: SessionDep,
+    county: Annotated[str, Query(pattern=r"^\d{6}$")],
+    radius_m: Annotated[float, Query(ge=100, le=50_000, description="reach, metres")] = 2_000,
+    count: Annotated[
+        int | None,
+        Query(ge=1, le=siting.MAX_NEW, description="new sites; none: as few as cover all"),
+    ] = None,
+    kind: SiteKind = SiteKind.SHELTER,
+) -> Response:
+    """New places (village centres) so that households lie within ``radius_m`` of a site:
+    the ``count`` that cover most (maximal covering), or the fewest that cover all (set
+    covering), with the existing sites kept. Each Feature can be POSTed to /sites as it is.
+    """
+    if not (principal.can(Permission.EDIT_SITES) or principal.can(Permission.PLAN_RELOCATION)):
+        principal.require(Permission.EDIT_SITES)
+    if not principal.holds_county(county):
+        raise NotFoundError(f"county {county} is not wholly in your area", code=county)
+    found = siting.suggest(session, county, radius_m=radius_m, count=count, kind=kind)
+    return json_response(found.as_json())
 
 
 @router.get(

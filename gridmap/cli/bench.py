@@ -111,3 +111,30 @@ def bench_export(
 
     report = bench.run(database_url(load_settings()), county, repeat=repeat)
     emit(report, as_json, console.print)
+
+
+@app.command("relocation")
+def bench_relocation(
+    county: Annotated[str, typer.Option(help="county whose households are drawn")] = "513401",
+    households: Annotated[int, typer.Option(help="households in the instance")] = 100_000,
+    sites: Annotated[int, typer.Option(help="candidate sites")] = 200,
+    slack: Annotated[float, typer.Option(help="site capacity over households")] = 1.15,
+    anchors: Annotated[bool, typer.Option(help="run the MILP and spopt anchors")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Relocation: min-cost flow with its proof, grouped by grid, against a plain MILP and
+    spopt's capacitated p-median on the same instance.
+    """
+    _source_benchmarks()
+    from benchmarks import relocation as bench
+
+    with transaction(load_settings()) as session:
+        report = bench.run(
+            session,
+            county=county,
+            households=households,
+            sites=sites,
+            slack=slack,
+            anchors=anchors,
+        )
+    emit(report, as_json, console.print)

@@ -110,6 +110,39 @@ def sites_import(
     )
 
 
+@sites_app.command("suggest")
+def sites_suggest(
+    county: Annotated[str, typer.Option(help="county code")],
+    radius_m: Annotated[float, typer.Option(help="reach in metres")] = 2_000,
+    count: Annotated[int | None, typer.Option(help="new sites (default: fewest covering all)")] = (
+        None
+    ),
+    kind: Annotated[SiteKind, typer.Option(help="shelter | resettlement")] = SiteKind.SHELTER,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="GeoJSON to write")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Where new sites would put households within reach (spopt); `sites import` the file
+    written with -o to accept them.
+    """
+    from gridmap.relocation import siting
+
+    with transaction(load_settings()) as session:
+        found = siting.suggest(session, county, radius_m=radius_m, count=count, kind=kind)
+    body = found.as_json()
+    if output is not None:
+        output.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+
+    def render(d: dict[str, Any]) -> None:
+        console.print(
+            f"{len(d['features'])} new {kind.value} sites ({d['model']}, {d['status']}, "
+            f"{d['solve_s']} s): households within {radius_m:,.0f} m "
+            f"{d['covered_before_share']:.1%} → {d['covered_after_share']:.1%}; "
+            f"{d['unreachable']} beyond every candidate"
+        )
+
+    emit(body, as_json, render)
+
+
 @sites_app.command("list")
 def sites_list(
     county: Annotated[str | None, typer.Option(help="county code")] = None,
