@@ -66,12 +66,10 @@ def instance(
     return problem, grids
 
 
-def plain_milp(problem: solver.Problem, k: int) -> dict[str, Any]:
-    """HiGHS on the transportation MILP over each household's ``k`` nearest sites."""
+def plain_milp(problem: solver.Problem, arcs: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+    """HiGHS on the transportation MILP over the arcs gridmap's flow ended on."""
     metres = solver.distances(problem)
-    nearest = np.argpartition(metres, k - 1, axis=1)[:, :k]
-    rows = np.repeat(np.arange(problem.n_households), k)
-    cols = nearest.ravel()
+    rows, cols = arcs
     n = len(rows)
     columns = np.arange(n)
     started = time.perf_counter()
@@ -193,9 +191,8 @@ def run(
         "grouped_notes": grouped.notes,
     }
     if anchors:
-        # The arcs the flow's proof ended on: each household's k nearest, k doubled per round.
-        k = min(solver.FIRST_K * 2 ** (plan.rounds - 1), sites)
-        report.update(plain_milp(ungrouped, k))
+        assert plan.arc_set is not None
+        report.update(plain_milp(ungrouped, plan.arc_set))
         if report["milp_objective_m"] is not None:
             report["milp_over_gridmap_objective"] = round(
                 report["milp_objective_m"] / plan.objective_m, 6

@@ -12,13 +12,19 @@ With only household capacities this is a min-cost flow (OR-Tools ``SimpleMinCost
 ``solve_max_flow_with_min_cost``): goal 2 is the maximum flow, goal 1 a bonus on the source
 arcs of priority households, goal 3 the arc costs. The flow is integral and exact.
 
-Speed: a household rarely goes beyond its nearest sites, so the flow first gets arcs to each
-household's ``k`` nearest allowed sites only (100,000 × 200: 2 million arcs, not 20). The
-result is then *proven* optimal over every allowed arc, or ``k`` doubles and it runs again: the
-residual graph of the full problem collapses onto the sites (one edge per site pair, the
-cheapest household move between them), and optimality is the absence of an augmenting path and
-of a negative cycle there (Floyd–Warshall on ≤ 202 nodes). See
-``docs/decisions/0023-relocation-pruned-flow-with-certificate.md``.
+Speed: a household rarely goes beyond its few cheapest sites, so the flow first gets arcs to
+each household's ``FIRST_K`` cheapest allowed sites only (100,000 × 200: 2.4 million arcs, not
+20). "Cheapest" is distance less the site's *price*: where homes crowd round few sites (a city)
+most households must go past their nearest ones, so the prices come from the exact flow on a
+sample of 10,000 households with the capacities scaled down (the site potentials of its
+residual graph). Each site's nearest households (``SITE_REACH`` × its capacity) are added too.
+The result is then *proven* optimal over every allowed arc: the residual graph of the full
+problem collapses onto the sites (one edge per site pair, the cheapest household move between
+them), and optimality is the absence of an augmenting path and of a negative cycle there
+(Floyd–Warshall on ≤ 202 nodes). When the proof fails, the potentials of the flow's own
+residual graph price every missing arc and each household's most negative ones are added
+(column generation) until it holds. See ``docs/decisions/0023-relocation-pruned-flow-with-
+certificate.md``.
 
 Person capacities break the flow's integrality. When the flow's answer respects them it is
 optimal anyway (it solves a relaxation); otherwise a MILP (HiGHS through ``scipy.optimize.milp``)
@@ -42,7 +48,10 @@ from gridmap.vocabulary import Unassigned
 
 # Costs are integers for the flow: centimetres, so ties between sites 1 m apart still order.
 COST_PER_M = 100
-FIRST_K = 16  # arcs per household in the first round; doubled until the proof holds
+FIRST_K = 24  # each household's cheapest sites (distance less the site's price) in the first round
+SITE_REACH = 3  # and each site's nearest households, this many times its capacity
+PRICE_PER_ROUND = 2  # arcs added per household and round when the proof fails
+PRICE_SAMPLE = 10_000  # households whose optimal flow prices the sites (larger problems only)
 INF = np.int64(2**61)  # "no edge" in the certificate graph; INF + INF still fits in int64
 
 
@@ -92,6 +101,7 @@ class Plan:
     gap: float = 0.0
     notes: list[str] = field(default_factory=list)
     group_kept: NDArray[np.bool_] | None = None  # per household: its whole group at one site
+    arc_set: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None  # the flow's last arcs
     groups_kept: int = 0
     groups_split: int = 0
 
@@ -165,28 +175,37 @@ def _solve_households(
     # Without a bonus first: the priority goal only binds when a priority household is left
     # out, and the bonus's large costs make the flow three times slower.
     bonus = np.zeros(problem.n_households, dtype=np.int64)
-    k, rounds = FIRST_K, 0
+    prices = _sample_prices(problem, costs, allowed)
+    current = _nearest_arcs(costs - prices[None, :], allowed, FIRST_K)
+    current |= _site_arcs(costs, allowed, problem)
+    rounds, full = 0, False
     while True:
         rounds += 1
-        arcs = _nearest_arcs(costs, allowed, k)
+        arcs = _arc_list(current)
         site = _flow(problem, costs, arcs, bonus)
-        full = k >= problem.n_sites
-        if bonus.any() or not (problem.priority & (site < 0)).any():
-            if full or _proven(problem, costs, allowed, site, bonus):
-                break
-            k *= 2
-        else:
+        full = bool(current.sum() == allowed.sum())
+        if not bonus.any() and (problem.priority & (site < 0)).any():
             bonus = _priority_bonus(problem, costs, allowed)
+            continue
+        if full or _proven(problem, costs, allowed, site, bonus):
+            break
+        missing = _priced(problem, costs, allowed, current, site, bonus)
+        if not missing.any():  # cannot happen with exact potentials; widen everything if it does
+            missing = allowed & ~current
+        current |= missing
+    k = int(np.ceil(current.sum() / max(problem.n_households, 1)))
     method, optimal, gap, notes = "min_cost_flow", True, 0.0, []
     if _over_persons(problem, site):
         site, optimal, gap = _milp(problem, costs, arcs)
         method = "milp"
         if not full:
             notes.append(
-                f"the MILP saw each household's {k} nearest sites (of {problem.n_sites}); "
-                "optimal over those"
+                f"the MILP saw the flow's {len(arcs[0]):,} arcs (about {k} sites per household "
+                f"of {problem.n_sites}); optimal over those"
             )
-    return _plan(problem, metres, allowed, site, method, optimal, gap, started, arcs, rounds, notes)
+    plan = _plan(problem, metres, allowed, site, method, optimal, gap, started, arcs, rounds, notes)
+    plan.arc_set = arcs
+    return plan
 
 
 def _priority_bonus(
@@ -204,18 +223,118 @@ def _priority_bonus(
 
 def _nearest_arcs(
     costs: NDArray[np.int64], allowed: NDArray[np.bool_], k: int
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """(household, site) pairs: each household's ``k`` cheapest allowed sites."""
+) -> NDArray[np.bool_]:
+    """Households × sites: each household's ``k`` cheapest allowed sites."""
     n_h, n_s = costs.shape
     if k >= n_s:
-        rows, cols = np.nonzero(allowed)
-        return rows.astype(np.int64), cols.astype(np.int64)
+        return allowed.copy()
     ranked = np.where(allowed, costs, np.iinfo(np.int64).max)
     nearest = np.argpartition(ranked, k - 1, axis=1)[:, :k]
-    rows = np.repeat(np.arange(n_h), k)
-    cols = nearest.ravel()
-    keep = allowed[rows, cols]
-    return rows[keep].astype(np.int64), cols[keep].astype(np.int64)
+    mask = np.zeros((n_h, n_s), dtype=bool)
+    np.put_along_axis(mask, nearest, True, axis=1)
+    return mask & allowed
+
+
+def _sample_prices(
+    problem: Problem, costs: NDArray[np.int64], allowed: NDArray[np.bool_]
+) -> NDArray[np.int64]:
+    """Site prices from the same problem on a sample of ``PRICE_SAMPLE`` households with the
+    capacities scaled to it: the optimal flow's site potentials there say how crowded each
+    site is, so ranking a household's sites by distance minus price (not distance alone) puts
+    its optimal site among the first few. Zero for small problems. Only the choice of the
+    first arcs depends on it; the proof is over every arc as before.
+    """
+    n_h, n_s = costs.shape
+    if n_h <= 2 * PRICE_SAMPLE:
+        return np.zeros(n_s, dtype=np.int64)
+    rng = np.random.default_rng(0)  # fixed: the same input gives the same arcs and plan
+    sample = np.sort(rng.choice(n_h, PRICE_SAMPLE, replace=False))
+    scale = PRICE_SAMPLE / n_h
+    sub = Problem(
+        household_xy=problem.household_xy[sample],
+        persons=problem.persons[sample],
+        priority=np.zeros(PRICE_SAMPLE, dtype=bool),
+        site_xy=problem.site_xy,
+        site_households=np.floor(problem.site_households * scale).astype(np.int64),
+        site_persons=problem.site_persons,
+    )
+    sub_costs, sub_allowed = costs[sample], allowed[sample]
+    arcs = sub_allowed  # every arc: the sample's flow is exact, so are its prices
+    site = _flow(sub, sub_costs, _arc_list(arcs), np.zeros(PRICE_SAMPLE, dtype=np.int64))
+    dist = _all_pairs(_collapsed(sub, sub_costs, arcs, site, np.zeros(PRICE_SAMPLE, np.int64)))
+    if dist is None:
+        return np.zeros(n_s, dtype=np.int64)
+    potential = dist.min(axis=0)[:n_s]
+    return np.asarray(potential, dtype=np.int64)
+
+
+def _site_arcs(
+    costs: NDArray[np.int64], allowed: NDArray[np.bool_], problem: Problem
+) -> NDArray[np.bool_]:
+    """Households × sites: each site's ``SITE_REACH`` × capacity nearest households. Where
+    homes crowd round few sites (a city) the households overflow far, to sites that are
+    nobody's nearest; these arcs reach them without widening every household's list.
+    """
+    n_h, n_s = costs.shape
+    mask = np.zeros((n_h, n_s), dtype=bool)
+    ranked = np.where(allowed, costs, np.iinfo(np.int64).max).T.copy()  # one row per site
+    for j in range(n_s):  # one site at a time: a vectorised partition over all households
+        m = int(min(n_h, SITE_REACH * problem.site_households[j]))
+        if m <= 0:
+            continue
+        nearest = np.argpartition(ranked[j], m - 1)[:m] if m < n_h else np.arange(n_h)
+        mask[nearest, j] = True
+    return mask & allowed
+
+
+def _arc_list(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    rows, cols = np.nonzero(mask)
+    return rows.astype(np.int64), cols.astype(np.int64)
+
+
+def _priced(
+    problem: Problem,
+    costs: NDArray[np.int64],
+    allowed: NDArray[np.bool_],
+    current: NDArray[np.bool_],
+    site: NDArray[np.int64],
+    bonus: NDArray[np.int64],
+) -> NDArray[np.bool_]:
+    """The arcs to add after a failed proof (column generation): site potentials from the
+    flow's own residual graph (optimal there, so it has no negative cycle), then every allowed
+    arc whose reduced cost under them is negative; and, when the full graph has an augmenting
+    path, every allowed arc of the households left out.
+    """
+    n_s = problem.n_sites
+    src = n_s
+    graph = _collapsed(problem, costs, current, site, bonus)
+    dist = _all_pairs(graph)
+    missing = np.zeros_like(current)
+    if dist is None:  # not optimal even on its own arcs: cannot happen; let the caller widen
+        return missing
+    potential = dist.min(axis=0)  # shortest distance from a root joined to every node at 0
+    served = site >= 0
+    if served.any():
+        at = site[served]
+        reduced = (
+            costs[served]
+            - costs[served, at][:, None]
+            + potential[at][:, None]
+            - potential[None, :n_s]
+        )
+        missing[served] = _most_negative(reduced, allowed[served] & ~current[served])
+    unserved = ~served
+    if unserved.any():
+        reduced = costs[unserved] - bonus[unserved][:, None] + potential[src] - potential[:n_s]
+        missing[unserved] = _most_negative(reduced, allowed[unserved] & ~current[unserved])
+        full = _collapsed(problem, costs, allowed, site, bonus)
+        if _reachable(full < INF, src)[n_s + 1]:  # more households could be served:
+            # join those left out to the nearest sites with room (the direct augmenting paths)
+            loads = np.bincount(site[served], minlength=n_s)
+            room = np.broadcast_to(loads < problem.site_households, (int(unserved.sum()), n_s))
+            open_ = allowed[unserved] & ~current[unserved] & room
+            missing[unserved] |= _most_negative(costs[unserved] - INF // 2, open_)
+    return missing
 
 
 def _flow(
@@ -263,6 +382,39 @@ def _proven(
     """Whether ``site`` is optimal over *every* allowed arc: in the full residual graph,
     collapsed onto sites + source + sink, no augmenting path and no negative cycle.
     """
+    graph = _collapsed(problem, costs, allowed, site, bonus)
+    if _reachable(graph < INF, problem.n_sites)[problem.n_sites + 1]:
+        return False  # an augmenting path: more households could be served
+    return _all_pairs(graph) is not None
+
+
+def _most_negative(reduced: NDArray[np.int64], open_: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Per row, the ``PRICE_PER_ROUND`` most negative reduced costs among ``open_`` arcs:
+    adding every negative arc at once (7 million in the benchmark) makes the next flow slower
+    than the rounds it saves.
+    """
+    n, m = reduced.shape
+    keep = min(PRICE_PER_ROUND, m)
+    masked = np.where(open_, reduced, np.iinfo(np.int64).max)
+    best = np.argpartition(masked, keep - 1, axis=1)[:, :keep] if keep < m else None
+    chosen = np.zeros((n, m), dtype=bool)
+    if best is None:
+        chosen[:] = True
+    else:
+        np.put_along_axis(chosen, best, True, axis=1)
+    return chosen & open_ & (reduced < 0)
+
+
+def _collapsed(
+    problem: Problem,
+    costs: NDArray[np.int64],
+    allowed: NDArray[np.bool_],
+    site: NDArray[np.int64],
+    bonus: NDArray[np.int64],
+) -> NDArray[np.int64]:
+    """The residual graph over ``allowed`` arcs collapsed onto sites + source + sink: one
+    edge per pair, the cheapest household move between them (``INF``: none).
+    """
     n_s = problem.n_sites
     src, snk = n_s, n_s + 1
     graph = np.full((n_s + 2, n_s + 2), INF, dtype=np.int64)
@@ -289,15 +441,19 @@ def _proven(
     free = loads < problem.site_households
     graph[np.flatnonzero(free), snk] = 0
     np.fill_diagonal(graph, 0)  # staying put
-    reachable = _reachable(graph < INF, src)
-    if reachable[snk]:
-        return False  # an augmenting path: more households could be served
+    return graph
+
+
+def _all_pairs(graph: NDArray[np.int64]) -> NDArray[np.int64] | None:
+    """Shortest distances between every pair (Floyd–Warshall, one vectorised relaxation per
+    pivot), or None when a negative cycle exists.
+    """
     dist = graph.copy()
-    for k in range(n_s + 2):  # Floyd–Warshall, one vectorised relaxation per pivot
+    for k in range(len(graph)):
         np.minimum(dist, np.minimum(dist[:, k : k + 1] + dist[k : k + 1, :], INF), out=dist)
         if (np.diagonal(dist) < 0).any():
-            return False
-    return True
+            return None
+    return dist
 
 
 def _reachable(edges: NDArray[np.bool_], start: int) -> NDArray[np.bool_]:

@@ -90,9 +90,23 @@ def test_household_capacities_give_the_brute_force_optimum(problem: Problem) -> 
 @settings(max_examples=100, deadline=None)
 @given(problems())
 def test_the_proof_widens_the_arcs_until_the_plan_is_optimal(problem: Problem) -> None:
-    """From one arc per household, so the certificate has to find what is missing."""
+    """From one arc per household, so the certificate and pricing have to find what is
+    missing."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(solver, "FIRST_K", 1)
+        patch.setattr(solver, "SITE_REACH", 0)
+        assert_matches_brute_force(problem)
+
+
+@settings(max_examples=100, deadline=None)
+@given(problems(max_households=6))
+def test_sample_prices_choose_the_first_arcs_but_never_the_answer(problem: Problem) -> None:
+    """Prices from a 2-household sample (with one arc each and no site arcs, so the pricing
+    rounds must repair whatever the prices got wrong)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(solver, "PRICE_SAMPLE", 2)
+        patch.setattr(solver, "FIRST_K", 1)
+        patch.setattr(solver, "SITE_REACH", 0)
         assert_matches_brute_force(problem)
 
 
