@@ -56,6 +56,7 @@ bench: venv
 	@$(BIN)/gridmap bench locate --json > benchmarks/results/locate.json
 	@$(BIN)/gridmap bench intake --json > benchmarks/results/intake.json
 	@$(BIN)/gridmap bench export --json > benchmarks/results/export.json
+	@$(BIN)/gridmap bench relocation --json > benchmarks/results/relocation.json
 	@echo "results in benchmarks/results/"
 
 # The proofs of docs/reliability.md (written by the command): load, a PostgreSQL restart under

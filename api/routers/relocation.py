@@ -17,6 +17,7 @@ from api.deps import (
     MAX_INT,
     PageDep,
     SessionDep,
+    Text,
     audit_sensitive_read,
     json_bytes,
     json_response,
@@ -46,6 +47,10 @@ PlanId = Annotated[int, Path(ge=1, le=MAX_INT)]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+Code = Annotated[str, Field(pattern=r"^\d{12,15}$", description="village (12) or grid (15)")]
+SiteCode = Annotated[Text, Field(max_length=32)]
+
+
 class PlanIn(BaseModel):
     """Who is affected (a hazard area and/or villages or grids) and where they may go."""
 
@@ -54,9 +59,9 @@ class PlanIn(BaseModel):
         None, description="GeoJSON Polygon or MultiPolygon (风险区), in ``crs``"
     )
     crs: CRS = CRS.WGS84
-    villages: list[str] = Field(default_factory=list, max_length=plans.MAX_CODES)
-    grids: list[str] = Field(default_factory=list, max_length=plans.MAX_CODES)
-    sites: list[str] = Field(
+    villages: list[Code] = Field(default_factory=list, max_length=plans.MAX_CODES)
+    grids: list[Code] = Field(default_factory=list, max_length=plans.MAX_CODES)
+    sites: list[SiteCode] = Field(
         default_factory=list, max_length=5_000, description="site codes; default: all"
     )
     kind: SiteKind | None = Field(None, description="only sites of this kind")

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 import shapely
 
-from api.deps import CRS, MAX_INT, PageDep, SessionDep, json_response, run_in_session
+from api.deps import CRS, MAX_INT, PageDep, SessionDep, Text, json_response, run_in_session
 from api.schemas.geojson import GEOJSON, GeoJSONResponse, feature, feature_collection
 from api.schemas.problem import COMMON, problems
 from api.security import PrincipalDep
@@ -27,15 +27,17 @@ SiteId = Annotated[int, Path(ge=1, le=MAX_INT)]
 class SiteProperties(BaseModel):
     """A site's attributes (a Feature's ``properties``)."""
 
-    code: str = Field(max_length=32, description="编码, unique in the county")
-    name: str = Field(max_length=200, description="名称")
+    code: Text = Field(max_length=32, description="编码, unique in the county")
+    name: Text = Field(max_length=200, description="名称")
     kind: SiteKind = Field(description="resettlement 集中安置点 | shelter 应急避难场所")
     capacity_households: int = Field(description="容纳户数 (> 0)")
     capacity_persons: int = Field(description="容纳人数 (> 0)")
     occupied_households: int = Field(0, description="已入住户数")
     occupied_persons: int = Field(0, description="已入住人数")
-    facilities: list[str] = Field(default_factory=list, max_length=20, description="配套设施")
-    county_code: str | None = Field(None, description="county; default: where the site lies")
+    facilities: list[Text] = Field(default_factory=list, max_length=20, description="配套设施")
+    county_code: str | None = Field(
+        None, pattern=r"^\d{6}$", description="county; default: where the site lies"
+    )
 
 
 class SiteFeature(BaseModel):
