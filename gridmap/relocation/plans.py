@@ -272,20 +272,7 @@ def _solve(
     return solver.solve(problem), road, epsg
 
 
-HOUSEHOLD_COLUMNS = (
-    "household_id",
-    "village_code",
-    "grid_code",
-    "persons",
-    "flags",
-    "lon",
-    "lat",
-    "site_id",
-    "distance_m",
-    "route_m",
-    "reason",
-    "group_kept",
-)
+HOUSEHOLD_COLUMNS = db.relocation.ASSIGNMENT_COLUMNS  # one row per affected household
 
 
 def _rows(
