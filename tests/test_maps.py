@@ -407,3 +407,26 @@ def test_standalone_page_embeds_every_asset(demo_tx, sample_codes) -> None:
     ]
     assert "data:font/woff2;base64," in alone and "L.control.layers" in alone
     assert len(alone.encode()) < len(page.encode()) + 3_000_000
+
+
+def test_sites_are_drawn_sized_by_capacity_with_their_popup(demo_tx, sample_codes) -> None:
+    from gridmap import sites
+
+    village = maps.load(demo_tx, sample_codes["village"])
+    anchor = village.outlines["village"].geometry.iloc[0].representative_point()
+    given = [
+        sites.SiteIn(
+            code=f"M{i}",
+            name=f"地图测试避难场所{i}",
+            kind="shelter",
+            capacity_households=100 * (i + 1),
+            capacity_persons=400 * (i + 1),
+            geom=shapely.Point(anchor.x + 0.0005 * i, anchor.y),
+        )
+        for i in range(2)
+    ]
+    sites.add(demo_tx, given, county=COUNTY)
+    data = maps.load(demo_tx, sample_codes["village"])
+    assert [s["code"] for s in data.sites] == ["M0", "M1"]
+    page = unescaped(maps.render(maps.draw(data)))
+    assert "安置点 (2)" in page and "地图测试避难场所1" in page and "容量(户/人)" in page

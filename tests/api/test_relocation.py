@@ -8,6 +8,7 @@ import io
 
 import openpyxl
 import pytest
+
 import shapely
 
 from tests import identities
