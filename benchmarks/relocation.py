@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 import time
 from typing import Any
 
@@ -122,10 +123,13 @@ def spopt_pmedian(problem: solver.Problem) -> dict[str, Any]:
         p_facilities=problem.n_sites,
         facility_capacities=problem.site_households.astype(float),
     )
-    model = model.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=SPOPT_LIMIT_S))
+    try:
+        model = model.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=SPOPT_LIMIT_S))
+        status = pulp.LpStatus[model.problem.status]
+        objective = pulp.value(model.problem.objective)
+    except RuntimeError as error:  # spopt raises when CBC ends without a solution
+        status, objective = f"no solution in {SPOPT_LIMIT_S:.0f} s ({error})", None
     spopt_s = time.perf_counter() - started
-    status = pulp.LpStatus[model.problem.status]
-    objective = pulp.value(model.problem.objective)
     # gridmap on the very same instance: each grid a "household" of its size, kept whole.
     members = np.repeat(np.arange(len(labels)), size.astype(int))
     grid_problem = solver.Problem(
@@ -190,9 +194,11 @@ def run(
         "groups_split": grouped.groups_split,
         "grouped_notes": grouped.notes,
     }
+    print(f"gridmap: {report['solve_s']} s, grouped {report['grouped_solve_s']} s", file=sys.stderr)
     if anchors:
         assert plan.arc_set is not None
         report.update(plain_milp(ungrouped, plan.arc_set))
+        print(f"milp: {report['milp_s']} s", file=sys.stderr)
         if report["milp_objective_m"] is not None:
             report["milp_over_gridmap_objective"] = round(
                 report["milp_objective_m"] / plan.objective_m, 6
