@@ -171,6 +171,15 @@ def run_in_session(request: Request, work: Callable[[Session], T]) -> T:
         return work(session)
 
 
+def run_as_owner(request: Request, work: Callable[[Session], T]) -> T:
+    """Run ``work`` in one transaction as the tables' owner, not the scoped role: for boundary
+    changes, which take a generation number (the sequence the scoped role may not set). The
+    route checks the caller's permission and that their scope holds the county first.
+    """
+    with request.app.state.sessions() as session, session.begin():
+        return work(session)
+
+
 def audit_read(request: Request, *rows: dict[str, Any]) -> None:
     """Record sensitive reads (rows from ``gridmap.audit.entry``) in a transaction of their own:
     at once, or, while the request's read session is open, as soon as it closes (before the

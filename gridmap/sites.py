@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 import geopandas as gpd
 import shapely
 
-from gridmap import db, geometry, hierarchy
+from gridmap import db, geometry, grids, hierarchy, lookup
 from gridmap.errors import (
     DuplicateCodeError,
     HierarchyError,
@@ -357,3 +357,97 @@ def get(session: Session, site_id: int) -> dict[str, Any] | None:
 def by_codes(session: Session, codes: list[str], counties: list[str]) -> list[dict[str, Any]]:
     """Sites of ``counties`` with these codes (what an import just wrote)."""
     return db.sites.read(session, codes=codes, counties=counties)
+
+
+COMMUNITY_BLOCK = (1, 199)  # 居委会 codes of a township (GB/T 10114 practice): 001–199
+
+
+def to_community(
+    session: Session, county: str, code: str, *, name: str | None = None, resolution: int = 10
+) -> dict[str, Any]:
+    """Make a resettlement site a community (集中安置点社区), in the caller's transaction: a
+    village-level unit with the next code of its township's community block (never one used
+    before), its outline carved out of the villages it overlaps (redrawn, with lineage
+    ``split`` to the new community), the households inside re-coded to it, its own grids and
+    theirs regenerated, and the lookup index rebuilt. Returns what was made.
+    """
+    found = db.sites.read(session, county=county, codes=[code])
+    if not found:
+        raise UnknownCodeError(f"no site {code} in county {county}", code=code)
+    site = found[0]
+    if site["kind"] != SiteKind.RESETTLEMENT.value:
+        raise InvalidInputError(
+            f"site {code} is a shelter: only resettlement sites become communities"
+        )
+    if site["community_code"]:
+        raise InvalidInputError(f"site {code} is community {site['community_code']} already")
+    shape = shapely.from_wkb(site["wkb"])
+    if shape.geom_type == "Point":
+        raise InvalidGeometryError(
+            f"site {code} is a point: draw its outline (a Polygon) before it becomes a community"
+        )
+    villages = db.units.read(session, county=county, level="village")
+    overlap = shapely.area(shapely.intersection(villages.geometry.values, shape))
+    hit = villages[overlap > 0.01 * shape.area]
+    if hit.empty or not site["village_code"]:
+        raise HierarchyError(f"site {code} lies in no current village of {county}")
+    township = str(site["village_code"])[:9]
+    new_code = db.units.next_code(session, township, *COMMUNITY_BLOCK)
+    carved = shapely.difference(np.asarray(hit.geometry.values, dtype=object), shape)
+    emptied = [c for c, g in zip(hit["code"], carved, strict=True) if shapely.area(g) <= 0]
+    if emptied:
+        raise HierarchyError(f"site {code} covers village {emptied[0]} entirely: redraw it instead")
+    main = hit[hit["code"] == site["village_code"]].iloc[0]
+    households, persons = db.sites.households_inside(session, county, shape)
+    frame = gpd.GeoDataFrame(
+        {
+            "code": [*hit["code"], new_code],
+            "name": [*hit["name"], name or f"{site['name']}社区"],
+            "level": "village",
+            "urban_rural": [*hit["urban_rural"], main["urban_rural"]],
+            "households": [*hit["households"], households],
+            "persons": [*hit["persons"], persons],
+            "parent_code": [*hit["parent_code"], township],
+            "source": f"site {code} to community",
+        },
+        geometry=[
+            *geometry.to_multipolygons(geometry.snap(carved)),
+            *geometry.to_multipolygons(np.array([shape], dtype=object)),
+        ],
+        crs="EPSG:4326",
+    )
+    old_ids = [int(i) for i in hit["id"]]
+    report = hierarchy.import_units(
+        session,
+        frame,
+        level="village",
+        source=f"site {code}",
+        crs_name="wgs84",
+        allow_overlaps=True,
+    )
+    assert report.generation is not None
+    new_id = int(db.units.read(session, codes=[new_code])["id"].iloc[0])
+    db.units.record_lineage(
+        session,
+        [(old, new_id) for old in old_ids],
+        op="split",
+        generation=report.generation,
+        county_code=county,
+    )
+    moved = db.sites.recode_households(
+        session, county, shape, site["id"], list(hit["code"]), new_code
+    )
+    drawn = grids.generate_for_county(
+        session, county, villages=[*hit["code"], new_code], resolution=resolution
+    )
+    db.sites.set_community(session, site["id"], new_code)
+    lookup.rebuild_index(session, county, resolution=resolution)
+    return {
+        "site": code,
+        "community_code": new_code,
+        "generation": report.generation,
+        "grids_generation": drawn["generation"],
+        "villages_redrawn": list(hit["code"]),
+        "households": moved,
+        "grids": drawn["grids"],
+    }

@@ -147,3 +147,69 @@ def test_a_file_without_the_needed_fields_says_which(tmp_path) -> None:
     gpd.GeoDataFrame({"x": [1]}, geometry=[shapely.Point(*INSIDE)], crs="EPSG:4326").to_file(path)
     with pytest.raises(InvalidInputError, match="no code, name, kind field"):
         sites.read_file(path)
+
+
+def test_a_resettlement_site_becomes_a_community_with_its_own_grids(demo_tx) -> None:
+    from sqlalchemy import text
+
+    from gridmap import db
+
+    village, x, y = demo_tx.execute(
+        text(
+            "SELECT code, ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM unit"
+            " WHERE county_code = :c AND level = 'village' AND generation_high IS NULL"
+            " ORDER BY households DESC, code LIMIT 1"
+        ),
+        {"c": COUNTY},
+    ).one()
+    outline = shapely.box(x - 0.003, y - 0.003, x + 0.003, y + 0.003)
+    sites.add(
+        demo_tx,
+        [
+            site(
+                code="AZC",
+                kind="resettlement",
+                capacity_households=900,
+                capacity_persons=3600,
+                geom=outline,
+            )
+        ],
+    )
+    before = db.units.read(demo_tx, codes=[village])
+    made = sites.to_community(demo_tx, COUNTY, "AZC", name="安置社区")
+    new = made["community_code"]
+    assert new[:9] == village[:9] and 1 <= int(new[9:]) <= 199
+    used = [int(c[9:]) for c in db.units.read(demo_tx, parent=village[:9], level="village")["code"]]
+    assert int(new[9:]) == max(u for u in used if u <= 199)  # after every community code
+    community = db.units.read(demo_tx, codes=[new]).iloc[0]
+    assert community["name"] == "安置社区" and community["kind"] == "community"
+    after = db.units.read(demo_tx, codes=[village]).iloc[0]
+    assert after.geometry.area < before.geometry.iloc[0].area
+    assert not after.geometry.intersection(community.geometry).area > 1e-12
+    lineage = demo_tx.execute(
+        text("SELECT count(*) FROM lineage WHERE op = 'split' AND generation_id = :g"),
+        {"g": made["generation"]},
+    ).scalar()
+    assert lineage == len(made["villages_redrawn"])
+    homes = demo_tx.execute(
+        text(
+            "SELECT count(*), count(*) FILTER (WHERE grid_code LIKE :p) FROM household"
+            " WHERE village_code = :v"
+        ),
+        {"v": new, "p": f"{new}%"},
+    ).one()
+    assert homes[0] == made["households"] > 0 and homes[1] == homes[0]
+    assert made["grids"] >= 1
+    assert sites.by_codes(demo_tx, ["AZC"], [COUNTY])[0]["community_code"] == new
+    with pytest.raises(InvalidInputError, match="already"):
+        sites.to_community(demo_tx, COUNTY, "AZC")
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [({"kind": "shelter"}, "only resettlement"), ({"kind": "resettlement"}, "is a point")],
+)
+def test_only_drawn_resettlement_sites_become_communities(demo_tx, changes, words) -> None:
+    sites.add(demo_tx, [site(code="NC", **changes)])
+    with pytest.raises((InvalidInputError, InvalidGeometryError), match=words):
+        sites.to_community(demo_tx, COUNTY, "NC")

@@ -10,7 +10,16 @@ from pydantic import BaseModel, Field
 
 import shapely
 
-from api.deps import CRS, MAX_INT, PageDep, SessionDep, Text, json_response, run_in_session
+from api.deps import (
+    CRS,
+    MAX_INT,
+    PageDep,
+    SessionDep,
+    Text,
+    json_response,
+    run_as_owner,
+    run_in_session,
+)
 from api.schemas.geojson import GEOJSON, GeoJSONResponse, feature, feature_collection
 from api.schemas.problem import COMMON, problems
 from api.security import PrincipalDep
@@ -205,3 +214,48 @@ def add_sites(
     created = run_in_session(request, work)
     location = f"/api/v1/sites/{created['sites'][0]['id']}" if created["created"] == 1 else None
     return json_response(created, 201, {"Location": location} if location else None)
+
+
+@router.post(
+    "/sites/{site_id}/community",
+    summary="Make a resettlement site a community / 安置点转为社区",
+    responses=problems(404, 422),
+)
+def to_community(
+    site_id: SiteId,
+    request: Request,
+    principal: PrincipalDep,
+    name: Annotated[Text | None, Query(max_length=100, description="the community's name")] = None,
+) -> Response:
+    """A village-level community with the next code of its township's community block, carved
+    out of the villages it overlaps (their lineage kept), its own grids, one new generation;
+    a boundary change, so for those who apply plans (county admins).
+    """
+    principal.require(Permission.APPLY_PLANS)
+
+    def work(session: Any) -> dict[str, Any]:
+        found = sites.get(session, site_id)
+        if found is None or not principal.holds_county(found["county_code"]):
+            raise NotFoundError(f"no site {site_id}", site=site_id)
+        settings = request.app.state.settings
+        made = sites.to_community(
+            session,
+            found["county_code"],
+            found["code"],
+            name=name,
+            resolution=settings.h3_resolution,
+        )
+        audit.record(
+            session,
+            audit.entry(
+                principal,
+                AuditAction.UPDATE,
+                "site",
+                site_id,
+                county=found["county_code"],
+                after=made,
+            ),
+        )
+        return made
+
+    return json_response(run_as_owner(request, work))

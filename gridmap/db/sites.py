@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, insert, or_, select, tuple_
+from sqlalchemy import ColumnElement, false, func, insert, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
 import shapely
@@ -145,3 +145,50 @@ def _under(prefixes: Sequence[str]) -> ColumnElement[bool]:
     if not prefixes:
         return false()
     return or_(*(Site.county_code.startswith(p, autoescape=True) for p in prefixes))
+
+
+def households_inside(session: Session, county: str, geom: shapely.Geometry) -> tuple[int, int]:
+    """Households and persons of ``county`` inside ``geom``."""
+    row = session.execute(
+        text(
+            "SELECT count(*), coalesce(sum(persons), 0) FROM household WHERE county_code = :c"
+            " AND ST_Intersects(geom, ST_GeomFromEWKT(:g))"
+        ),
+        {"c": county, "g": _ewkt(geom)},
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def recode_households(
+    session: Session,
+    county: str,
+    geom: shapely.Geometry,
+    site_id: int,
+    villages: Sequence[str],
+    community: str,
+) -> int:
+    """Households inside the site's outline, and those registered at the site, now belong
+    to ``community`` (their grid is drawn afresh); returns how many.
+    """
+    result = session.execute(
+        text(
+            "UPDATE household SET village_code = :new, grid_code = NULL WHERE county_code = :c"
+            " AND ((village_code = ANY(:villages) AND ST_Intersects(geom, ST_GeomFromEWKT(:g)))"
+            "  OR (registered AND destination_site_id = :site))"
+        ),
+        {
+            "new": community,
+            "c": county,
+            "villages": list(villages),
+            "g": _ewkt(geom),
+            "site": site_id,
+        },
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def set_community(session: Session, site_id: int, community: str) -> None:
+    """Record the community a site became."""
+    session.execute(
+        text("UPDATE site SET community_code = :c WHERE id = :id"), {"c": community, "id": site_id}
+    )

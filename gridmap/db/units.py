@@ -18,6 +18,7 @@ from geoalchemy2 import functions as gfunc
 from gridmap import geometry
 from gridmap.db.generations import alive_in
 from gridmap.db.models import Lineage, Unit
+from gridmap.errors import HierarchyError
 
 COLUMNS = (
     "id",
@@ -286,3 +287,19 @@ def overlaps(
     )
     rows = session.execute(statement, {"codes": list(codes), "wkb": list(wkb), "level": level})
     return [(str(a), str(b), float(m2)) for a, b, m2 in rows]
+
+
+def next_code(session: Session, parent: str, low: int, high: int) -> str:
+    """The next village-level code under township ``parent`` in the block ``low``–``high``,
+    after every code ever used there (in any generation): a retired code is never reused.
+    """
+    used = session.scalars(
+        select(Unit.code).where(Unit.parent_code == parent, Unit.level == "village")
+    ).all()
+    taken = [int(c[9:12]) for c in used if low <= int(c[9:12]) <= high]
+    number = max(taken, default=low - 1) + 1
+    if number > high:
+        raise HierarchyError(
+            f"township {parent} has used every code from {low:03d} to {high:03d}", code=parent
+        )
+    return f"{parent}{number:03d}"

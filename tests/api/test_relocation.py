@@ -208,3 +208,21 @@ def test_carry_out_and_register_over_http(tx_client, plan_scene) -> None:
 )
 def test_bad_plan_requests_name_the_problem(tx_client, body, status, words) -> None:
     assert_problem(tx_client.post("/api/v1/relocation/plans", json=body), status, words)
+
+
+def test_a_resettlement_site_becomes_a_community_over_http(tx_client, villages) -> None:
+    x, y = centre(villages[0])
+    outline = shapely.geometry.mapping(shapely.box(x - 0.003, y - 0.003, x + 0.003, y + 0.003))
+    body = site_feature("AZX", x, y, kind="resettlement")
+    body["geometry"] = outline
+    made = tx_client.post("/api/v1/sites", json=body)
+    assert made.status_code == 201, made.text
+    path = f"{made.headers['location']}/community"
+    planner = as_user(tx_client, f"planner.{COUNTY}")
+    assert tx_client.post(path, headers=planner).status_code == 403
+    done = tx_client.post(path, params={"name": "新安社区"})
+    assert done.status_code == 200, done.text
+    code = done.json()["community_code"]
+    unit = tx_client.get(f"/api/v1/units/{code}")
+    assert unit.status_code == 200 and unit.json()["properties"]["name"] == "新安社区"
+    assert_problem(tx_client.post(path), 422, "already")
