@@ -548,6 +548,9 @@ def site_layer(sites: list[dict[str, Any]], lang: str) -> list[Any]:
                 "radius": f["properties"]["radius"],
                 "color": f["properties"]["color"],
                 "fillColor": f["properties"]["color"],
+                "fill": True,
+                "fillOpacity": 0.45,
+                "weight": 2,
             },
             tooltip=folium.GeoJsonTooltip(
                 ["name", "kind"], aliases=[labels["name"], labels["kind"]]

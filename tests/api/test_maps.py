@@ -356,3 +356,38 @@ def test_standalone_file_draws_offline_in_chromium(
     assert "网格 (" in dom and 'class="leaflet-control-layers' in dom
     polygons, background = pixel_shares(screenshot)
     assert polygons > 0.05 and background > 0.05
+
+
+def test_a_relocation_plan_map_draws_offline_in_chromium(chromium, maps_engine, tmp_path) -> None:
+    """A plan's flow map, as `gridmap relocate -o` writes it, opened from disk offline."""
+    from gridmap import sites
+    from gridmap.relocation import plans
+
+    with Session(maps_engine) as session, session.begin():
+        villages = db.units.read(session, county=COUNTY, level="village")
+        villages = villages.sort_values("households", ascending=False)
+        points = villages.geometry.representative_point().values
+        given = [
+            sites.SiteIn(
+                code=f"CH{i}",
+                name=f"浏览器测试避难场所{i}",
+                kind="shelter",
+                capacity_households=5_000,
+                capacity_persons=20_000,
+                geom=points[i],
+            )
+            for i in (3, 4, 5)
+        ]
+        sites.add(session, given, county=COUNTY)
+        hazard = points[0].buffer(0.004)
+        result = plans.make(session, plans.PlanRequest(county=COUNTY, hazard=hazard), actor="t")
+        page = maps.inline_assets(maps.render(maps.plan_map(session, result)))
+        session.rollback()
+    path = tmp_path / "plan.html"
+    path.write_text(page, encoding="utf-8")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    screenshot = ARTIFACTS / "relocation-plan.png"
+    dom, console = browse(chromium, path.as_uri(), tmp_path / "profile", screenshot)
+    assert console == [], console
+    assert "搬迁流向 (" in dom and "安置点 (3)" in dom and "风险区" in dom
+    assert 'class="leaflet-control-layers' in dom and screenshot.stat().st_size > 10_000
