@@ -138,6 +138,14 @@ TABLE = (
         kind="county",
         reach=lambda role: {"own"} if role in WHOLE_COUNTY else set(),
     ),
+    Case(
+        "siting suggestions",
+        STAFF | {"planner"},
+        "GET",
+        lambda w: f"/api/v1/sites/suggestions?county={w['id']}&radius_m=5000&count=1",
+        kind="county",
+        reach=lambda role: {"own"} if role in WHOLE_COUNTY else set(),
+    ),
 )
 
 
