@@ -25,7 +25,8 @@ from api.deps import (
     run_in_session,
 )
 from api.routers.sites import shape_of, site_properties
-from api.schemas.geojson import GEOJSON
+from api.schemas import relocation as schemas
+from api.schemas.geojson import GEOJSON, GeoJSONResponse
 from api.schemas.problem import BINARY, COMMON, TEXT, problems
 from api.security import PrincipalDep
 from gridmap import audit, maps
@@ -104,6 +105,7 @@ def _body(result: plans.PlanResult) -> dict[str, Any]:
 @router.post(
     "/relocation/plans",
     status_code=201,
+    response_model=schemas.PlanView,
     summary="Make a relocation plan / 编制安置方案",
     responses=problems(404, notes={404: "no such county, village, grid or site, or no households"}),
 )
@@ -147,7 +149,11 @@ def make_plan(request: Request, principal: PrincipalDep, body: PlanIn) -> Respon
     return json_response(made, 201, {"Location": f"/api/v1/relocation/plans/{made['id']}"})
 
 
-@router.get("/relocation/plans", summary="List relocation plans / 安置方案列表")
+@router.get(
+    "/relocation/plans",
+    response_model=schemas.PlanPage,
+    summary="List relocation plans / 安置方案列表",
+)
 def list_plans(principal: PrincipalDep, session: SessionDep, page: PageDep) -> Response:
     """Plans of the counties in the caller's area, newest first (summaries only)."""
     codes = principal.scope.codes
@@ -158,6 +164,7 @@ def list_plans(principal: PrincipalDep, session: SessionDep, page: PageDep) -> R
 
 @router.get(
     "/relocation/plans/{plan_id}",
+    response_model=schemas.PlanView,
     summary="One relocation plan / 安置方案",
     responses=problems(404),
 )
@@ -168,8 +175,10 @@ def get_plan(plan_id: PlanId, principal: PrincipalDep, session: SessionDep) -> R
 
 @router.get(
     "/relocation/plans/{plan_id}/households",
+    response_class=GeoJSONResponse,
+    response_model=schemas.PlanHouseholds,
     summary="The plan's households as GeoJSON / 安置明细",
-    responses=problems(404) | {200: {"content": {GEOJSON: {}}}},
+    responses=problems(404),
 )
 def plan_geojson(
     plan_id: PlanId, request: Request, principal: PrincipalDep, session: SessionDep
@@ -270,6 +279,7 @@ def plan_map(
 
 @router.post(
     "/relocation/plans/{plan_id}/carry-out",
+    response_model=schemas.Moved,
     summary="Carry out a plan / 实施搬迁",
     responses=problems(404, 422),
 )
@@ -301,6 +311,7 @@ def carry_out(plan_id: PlanId, request: Request, principal: PrincipalDep) -> Res
 
 @router.post(
     "/relocation/registrations",
+    response_model=schemas.Registered,
     summary="Register moved households / 迁入落户",
     responses=problems(422),
 )

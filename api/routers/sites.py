@@ -20,6 +20,7 @@ from api.deps import (
     run_as_owner,
     run_in_session,
 )
+from api.schemas import relocation as schemas
 from api.schemas.geojson import GEOJSON, GeoJSONResponse, feature, feature_collection
 from api.schemas.problem import COMMON, problems
 from api.security import PrincipalDep
@@ -101,6 +102,7 @@ def site_properties(row: dict[str, Any], lang: str = "zh") -> dict[str, Any]:
 @router.get(
     "/sites",
     response_class=GeoJSONResponse,
+    response_model=schemas.SiteCollection,
     summary="List sites / 安置点列表",
     responses=problems(404),
 )
@@ -126,6 +128,7 @@ def list_sites(
 
 @router.get(
     "/sites/suggestions",
+    response_model=schemas.Suggestion,
     summary="Where new sites would cover every household / 选址建议",
     responses=problems(404),
 )
@@ -155,6 +158,7 @@ def suggestions(
 @router.get(
     "/sites/{site_id}",
     response_class=GeoJSONResponse,
+    response_model=schemas.SiteFeature,
     summary="One site / 单个安置点",
     responses=problems(404),
 )
@@ -169,6 +173,7 @@ def get_site(site_id: SiteId, principal: PrincipalDep, session: SessionDep) -> R
 @router.post(
     "/sites",
     status_code=201,
+    response_model=schemas.SitesCreated,
     summary="Add sites / 新增安置点",
     responses=problems(404, 409, 413, notes={409: "the site code is already used in the county"}),
 )
@@ -218,6 +223,7 @@ def add_sites(
 
 @router.post(
     "/sites/{site_id}/community",
+    response_model=schemas.Community,
     summary="Make a resettlement site a community / 安置点转为社区",
     responses=problems(404, 422),
 )
