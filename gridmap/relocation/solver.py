@@ -605,34 +605,30 @@ def _solve_grouped(
     group_site = np.full(n_g, -1, dtype=np.int64)
     bound, optimal, gap = math.inf, False, math.inf
     placeable = np.flatnonzero(fits.any(axis=1))  # a group too big for every site is split
-    relaxed = _group_program(
+    common = (
         cost[placeable],
         fits[placeable],
         size[placeable],
         people[placeable],
         problem.site_households,
         problem.site_persons,
-        integral=False,
     )
+    relaxed = _group_program(*common, integral=False)
+    proven = False
     if relaxed is not None:
-        bound = relaxed.objective
+        if relaxed.strict:  # every group whole in the relaxation: its optimum is a bound
+            bound = relaxed.objective
         group_site[placeable[relaxed.whole]] = relaxed.site[relaxed.whole]
     undecided = placeable[group_site[placeable] < 0]
-    if relaxed is not None and undecided.size and fits[placeable].sum() <= WHOLE_MILP_PAIRS:
-        exact = _group_program(  # small enough to give HiGHS the whole problem
-            cost[placeable],
-            fits[placeable],
-            size[placeable],
-            people[placeable],
-            problem.site_households,
-            problem.site_persons,
-            integral=True,
-        )
-        if exact is not None and exact.whole.all():
-            group_site[placeable] = exact.site
-            bound = max(bound, exact.bound)
+    if undecided.size and fits[placeable].sum() <= WHOLE_MILP_PAIRS:
+        exact = _group_program(*common, integral=True)  # small: HiGHS gets the whole problem
+        if exact is not None:
+            group_site[placeable] = np.where(exact.whole, exact.site, -1)
+            proven = exact.proven
+            if exact.strict:
+                bound = max(bound if math.isfinite(bound) else exact.bound, exact.bound)
             undecided = undecided[:0]
-    if relaxed is not None and undecided.size:
+    if undecided.size:
         used_h, used_p = _loads(group_site, size, people, n_s)
         packed = _group_program(
             cost[undecided],
@@ -649,10 +645,12 @@ def _solve_grouped(
     site = np.full(problem.n_households, -1, dtype=np.int64)
     site[members] = np.repeat(group_site, size)
     kept = site >= 0
-    if relaxed is not None and whole.all() and placeable.size == n_g:
+    if whole.all() and math.isfinite(bound):
         value = float(cost[np.arange(n_g), group_site].sum())
-        gap = max(0.0, (value - bound) / max(value, 1e-9))
-        optimal = gap <= 1e-9
+        slack = value - bound  # within HiGHS's tolerances (relative, or a centimetre) it is none
+        close = slack <= max(GAP_TOLERANCE * value, 1.0 / COST_PER_M)
+        gap = 0.0 if proven or close else slack / max(value, 1.0)
+        optimal = gap == 0.0
     rest = np.flatnonzero(~kept)
     used_h, used_p = _loads(group_site, size, people, n_s)
     notes: list[str] = []
@@ -677,9 +675,13 @@ def _solve_grouped(
     n_split = int((~whole).sum())
     if n_split:
         notes.append(
-            f"{n_split} of {n_g} groups could not be kept whole at one site (no packing of "
-            "whole groups fits the capacity and distance limits); their households were "
-            "placed one by one"
+            f"{n_split} of {n_g} groups could not be kept whole at one site ("
+            + (
+                "proven: no packing keeps more households whole"
+                if proven
+                else "no packing keeping them whole was found"
+            )
+            + "); their households were placed one by one"
         )
     elif not optimal:
         notes.append(
@@ -706,6 +708,7 @@ def _solve_grouped(
     return plan
 
 
+GAP_TOLERANCE = 1e-6  # relative: below it the LP bound and the plan agree
 GROUP_MILP_S = 20.0  # time for each MILP of the grouped solve
 WHOLE_MILP_PAIRS = 50_000  # up to this many group-site pairs, HiGHS gets the whole problem
 
@@ -714,8 +717,10 @@ WHOLE_MILP_PAIRS = 50_000  # up to this many group-site pairs, HiGHS gets the wh
 class _GroupAnswer:
     site: NDArray[np.int64]  # per group, the site it is (mostly) at
     whole: NDArray[np.bool_]  # per group, entirely at that one site
-    objective: float
-    bound: float  # HiGHS's proven lower bound on the objective
+    objective: float  # total distance of the groups placed whole (penalties left out)
+    bound: float  # HiGHS's proven lower bound on that, when ``strict``
+    strict: bool  # no group left out: the answer is a plan that keeps every group whole
+    proven: bool  # HiGHS proved it optimal (most households whole, then least distance)
 
 
 def _group_program(
@@ -728,26 +733,34 @@ def _group_program(
     *,
     integral: bool,
 ) -> _GroupAnswer | None:
-    """Every group whole at one site it fits, least total distance: the LP relaxation or the
-    MILP (HiGHS). None when no (fractional) plan places every group.
+    """Groups whole at sites they fit, the most households kept whole first, then the least
+    total distance: the LP relaxation or the MILP (HiGHS). A group may be left out (``u_g``),
+    so the program is always feasible and leaves groups out only when no packing keeps them.
+    None without any pair.
     """
     n_g, n_s = cost.shape
     rows, cols = np.nonzero(fits)
     n = len(rows)
-    if n_g == 0 or np.setdiff1d(np.arange(n_g), rows).size:
-        return None  # some group fits no site whole
+    if n_g == 0 or n == 0:
+        return None
     columns = np.arange(n)
+    u_columns = n + np.arange(n_g)
     constraints = [
         optimize.LinearConstraint(
-            sparse.csr_array((np.ones(n), (rows, columns)), shape=(n_g, n)), 1, 1
+            sparse.csr_array(
+                (np.ones(n + n_g), (np.r_[rows, np.arange(n_g)], np.r_[columns, u_columns])),
+                shape=(n_g, n + n_g),
+            ),
+            1,
+            1,
         ),
         optimize.LinearConstraint(
-            sparse.csr_array((size[rows].astype(float), (cols, columns)), shape=(n_s, n)),
+            sparse.csr_array((size[rows].astype(float), (cols, columns)), shape=(n_s, n + n_g)),
             0,
             free_households,
         ),
         optimize.LinearConstraint(
-            sparse.csr_array((people[rows].astype(float), (cols, columns)), shape=(n_s, n)),
+            sparse.csr_array((people[rows].astype(float), (cols, columns)), shape=(n_s, n + n_g)),
             0,
             free_persons,
         ),
@@ -755,23 +768,44 @@ def _group_program(
     options: dict[str, float] = {"time_limit": GROUP_MILP_S}
     if integral:
         options["mip_rel_gap"] = 0.0
-    result = optimize.milp(
-        cost[rows, cols],
-        constraints=constraints,
-        integrality=np.ones(n) if integral else np.zeros(n),
-        bounds=optimize.Bounds(0, 1),
-        options=options,
-    )
-    if result.x is None:
-        return None
-    x = result.x
+    # Two goals in turn (a weighted sum would need weights beyond HiGHS's tolerances): the
+    # fewest households left out of whole groups, held there, then the least distance.
+    left_out_goal = np.r_[np.zeros(n), size.astype(float)]
+    distance_goal = np.r_[cost[rows, cols], np.zeros(n_g)]
+    result = None
+    proven = True
+    for step, goal in enumerate((left_out_goal, distance_goal)):
+        result = optimize.milp(
+            goal,
+            constraints=constraints,
+            integrality=np.ones(n + n_g) if integral else np.zeros(n + n_g),
+            bounds=optimize.Bounds(0, 1),
+            options=options,
+        )
+        if result.x is None:
+            return None
+        proven &= bool(result.status == 0)
+        if step == 0:
+            held = float(goal @ result.x) + (0.5 if integral else 1e-7)
+            constraints.append(optimize.LinearConstraint(goal, -np.inf, held))
+    assert result is not None
+    x, left_out = np.clip(result.x[:n], 0, 1), np.clip(result.x[n:], 0, 1)
     best = np.full(n_g, -1, dtype=np.int64)
     share = np.zeros(n_g)
     order = np.argsort(x, kind="stable")  # the largest share of each group wins
     best[rows[order]] = cols[order]
     share[rows[order]] = x[order]
-    bound = float(getattr(result, "mip_dual_bound", None) or result.fun)
-    return _GroupAnswer(site=best, whole=share > 1 - 1e-6, objective=float(result.fun), bound=bound)
+    strict = bool((left_out < 1e-5).all())  # HiGHS's tolerances, not a group left out
+    objective = float(cost[rows, cols] @ x)
+    bound = float(getattr(result, "mip_dual_bound", None) or result.fun) if strict else 0.0
+    return _GroupAnswer(
+        site=best,
+        whole=share > 1 - 1e-6,
+        objective=objective,
+        bound=bound,
+        strict=strict,
+        proven=bool(integral and proven),
+    )
 
 
 def _loads(
