@@ -24,7 +24,7 @@ from api.deps import (
     now,
     run_in_session,
 )
-from api.routers.sites import shape_of, site_properties
+from api.routers.sites import shape_of, site_properties, visible_counties
 from api.schemas import relocation as schemas
 from api.schemas.geojson import GEOJSON, GeoJSONResponse
 from api.schemas.problem import BINARY, COMMON, TEXT, problems
@@ -156,8 +156,7 @@ def make_plan(request: Request, principal: PrincipalDep, body: PlanIn) -> Respon
 )
 def list_plans(principal: PrincipalDep, session: SessionDep, page: PageDep) -> Response:
     """Plans of the counties in the caller's area, newest first (summaries only)."""
-    codes = principal.scope.codes
-    counties = None if codes is None else sorted({c[:6] for c in codes})
+    counties = visible_counties(principal)
     items = plans.listing(session, counties=counties, limit=page.limit, offset=page.offset)
     return json_response({"limit": page.limit, "offset": page.offset, "items": items})
 

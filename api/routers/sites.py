@@ -81,7 +81,10 @@ def shape_of(geometry: dict[str, Any], input_crs: CRS, what: str) -> shapely.Geo
     return shape
 
 
-def _visible_counties(principal: Principal, county: str | None) -> list[str] | None:
+def visible_counties(principal: Principal, county: str | None = None) -> list[str] | None:
+    """``county`` if the caller's area touches it (404 otherwise), else the counties (or
+    prefecture and province prefixes) of their area; None for everything.
+    """
     if county is not None:
         if not principal.scope.touches(county):
             raise NotFoundError(f"no county {county} in your area", code=county)
@@ -114,7 +117,7 @@ def list_sites(
     kind: SiteKind | None = None,
 ) -> Response:
     """Sites of the counties in the caller's area as a FeatureCollection, by county and code."""
-    counties = _visible_counties(principal, county)
+    counties = visible_counties(principal, county)
     rows, total = sites.listing(
         session, counties=counties, kind=kind, limit=page.limit, offset=page.offset
     )

@@ -158,8 +158,9 @@ def make(session: Session, request: PlanRequest, *, actor: str) -> PlanResult:
             f"{len(households):,} households in one plan; the limit is {MAX_HOUSEHOLDS:,}"
         )
     candidates, notes = _candidates(session, request, hazard)
-    plan, route_m, epsg = _solve(session, request, households, candidates)
-    households = _rows(households, candidates, plan, route_m)
+    problem, epsg = _problem(session, request, households, candidates)
+    plan = solver.solve(problem)
+    households = _rows(households, candidates, problem, plan)
     summary = _summary(request, households, candidates, plan, epsg, notes)
     plan_id = db.relocation.insert_plan(
         session,
@@ -228,12 +229,13 @@ def _candidates(
     return rows, notes
 
 
-def _solve(
+def _problem(
     session: Session,
     request: PlanRequest,
     households: pd.DataFrame,
     candidates: list[dict[str, Any]],
-) -> tuple[solver.Plan, np.ndarray | None, int]:
+) -> tuple[solver.Problem, int]:
+    """The solver's instance in the county's Gauss–Krüger metres, and that zone's EPSG code."""
     site_lon, site_lat = sites.anchors(candidates)
     lon = np.r_[households["lon"].to_numpy(), site_lon]
     lat = np.r_[households["lat"].to_numpy(), site_lat]
@@ -269,7 +271,7 @@ def _solve(
         distance_m=road,
         groups=groups,
     )
-    return solver.solve(problem), road, epsg
+    return problem, epsg
 
 
 HOUSEHOLD_COLUMNS = db.relocation.ASSIGNMENT_COLUMNS  # one row per affected household
@@ -278,8 +280,8 @@ HOUSEHOLD_COLUMNS = db.relocation.ASSIGNMENT_COLUMNS  # one row per affected hou
 def _rows(
     households: pd.DataFrame,
     candidates: list[dict[str, Any]],
+    problem: solver.Problem,
     plan: solver.Plan,
-    road: np.ndarray | None,
 ) -> pd.DataFrame:
     """One row per household: the site's id, the straight and road distances, the reason."""
     site_ids = np.array([c["id"] for c in candidates], dtype=np.int64)
@@ -290,29 +292,16 @@ def _rows(
     frame["site_id"] = frame["site_id"].astype("Int64")
     straight = plan.distance_m
     route = np.full(len(frame), np.nan)
-    if road is not None:  # the solver's distances were road lengths: keep both
-        route[served] = road[served, plan.site[served]]
-        straight = _straight(households, candidates, plan)
+    if problem.distance_m is not None:  # the solver's distances were road lengths: keep both
+        route = plan.distance_m
+        straight = np.full(len(frame), np.nan)
+        home, site = problem.household_xy[served], problem.site_xy[plan.site[served]]
+        straight[served] = np.hypot(*(home - site).T)
     frame["distance_m"] = straight
     frame["route_m"] = route
     frame["reason"] = [r.value if r is not None else None for r in plan.reason]
     frame["group_kept"] = plan.group_kept if plan.group_kept is not None else None
     return frame[list(HOUSEHOLD_COLUMNS)]
-
-
-def _straight(
-    households: pd.DataFrame, candidates: list[dict[str, Any]], plan: solver.Plan
-) -> np.ndarray:
-    site_lon, site_lat = sites.anchors(candidates)
-    served = plan.site >= 0
-    lon = np.r_[households["lon"].to_numpy(), site_lon]
-    lat = np.r_[households["lat"].to_numpy(), site_lat]
-    xy, _ = crs.gauss_kruger_xy(lon, lat)
-    n_h = len(households)
-    out = np.full(n_h, np.nan)
-    home, site = xy[:n_h][served], xy[n_h:][plan.site[served]]
-    out[served] = np.hypot(*(home - site).T)
-    return out
 
 
 def _summary(

@@ -187,9 +187,12 @@ def _solve_households(
         if not bonus.any() and (problem.priority & (site < 0)).any():
             bonus = _priority_bonus(problem, costs, allowed)
             continue
-        if full or _proven(problem, costs, allowed, site, bonus):
+        if full:
             break
-        missing = _priced(problem, costs, allowed, current, site, bonus)
+        whole = _collapsed(problem, costs, allowed, site, bonus)  # over every allowed arc
+        if _proven(whole, problem.n_sites):
+            break
+        missing = _priced(problem, costs, allowed, current, site, bonus, whole)
         if not missing.any():  # cannot happen with exact potentials; widen everything if it does
             missing = allowed & ~current
         current |= missing
@@ -299,11 +302,13 @@ def _priced(
     current: NDArray[np.bool_],
     site: NDArray[np.int64],
     bonus: NDArray[np.int64],
+    whole: NDArray[np.int64],
 ) -> NDArray[np.bool_]:
     """The arcs to add after a failed proof (column generation): site potentials from the
-    flow's own residual graph (optimal there, so it has no negative cycle), then every allowed
-    arc whose reduced cost under them is negative; and, when the full graph has an augmenting
-    path, every allowed arc of the households left out.
+    flow's own residual graph (optimal there, so it has no negative cycle), then each
+    household's most negative reduced-cost arcs under them; and, when ``whole`` (the collapsed
+    graph over every arc) has an augmenting path, arcs from the households left out to the
+    nearest sites with room.
     """
     n_s = problem.n_sites
     src = n_s
@@ -327,8 +332,7 @@ def _priced(
     if unserved.any():
         reduced = costs[unserved] - bonus[unserved][:, None] + potential[src] - potential[:n_s]
         missing[unserved] = _most_negative(reduced, allowed[unserved] & ~current[unserved])
-        full = _collapsed(problem, costs, allowed, site, bonus)
-        if _reachable(full < INF, src)[n_s + 1]:  # more households could be served:
+        if _reachable(whole < INF, src)[n_s + 1]:  # more households could be served:
             # join those left out to the nearest sites with room (the direct augmenting paths)
             loads = np.bincount(site[served], minlength=n_s)
             room = np.broadcast_to(loads < problem.site_households, (int(unserved.sum()), n_s))
@@ -372,18 +376,11 @@ def _flow(
     return site
 
 
-def _proven(
-    problem: Problem,
-    costs: NDArray[np.int64],
-    allowed: NDArray[np.bool_],
-    site: NDArray[np.int64],
-    bonus: NDArray[np.int64],
-) -> bool:
-    """Whether ``site`` is optimal over *every* allowed arc: in the full residual graph,
-    collapsed onto sites + source + sink, no augmenting path and no negative cycle.
+def _proven(graph: NDArray[np.int64], n_sites: int) -> bool:
+    """Whether the flow is optimal over every arc ``graph`` (its residual graph collapsed onto
+    sites + source + sink, :func:`_collapsed`) holds: no augmenting path, no negative cycle.
     """
-    graph = _collapsed(problem, costs, allowed, site, bonus)
-    if _reachable(graph < INF, problem.n_sites)[problem.n_sites + 1]:
+    if _reachable(graph < INF, n_sites)[n_sites + 1]:
         return False  # an augmenting path: more households could be served
     return _all_pairs(graph) is not None
 
